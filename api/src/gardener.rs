@@ -10,7 +10,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::constants::{GARDENER_ISSUER_ADDRESS, GARDENER_ISSUER_ANNOTATION, GARDENER_ISSUER_MANAGED};
+use crate::constants::{
+    GARDENER_ISSUER_ADDRESS, GARDENER_ISSUER_ANNOTATION, GARDENER_ISSUER_MANAGED,
+};
 
 /// Fields Herbarium does not read, kept as they came.
 pub type Rest = BTreeMap<String, Value>;

@@ -10,6 +10,10 @@
 //! This crate has no runtime: no tokio, no HTTP, no Azure. It is shared by the controller, the agent
 //! and the CLI, and by `crdgen`, which writes `crds/` from these types.
 
+// kube's derive takes several `printcolumn(...)` arguments with the same keys; clippy reads them
+// as duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 pub mod agent;
 pub mod common;
 pub mod constants;

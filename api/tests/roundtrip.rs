@@ -117,7 +117,13 @@ fn shoot_accessors_read_the_fixture() {
     );
     assert!(shoot.requests_managed_issuer());
     assert!(!shoot.is_hibernated());
-    let op = shoot.status.as_ref().unwrap().last_operation.as_ref().unwrap();
+    let op = shoot
+        .status
+        .as_ref()
+        .unwrap()
+        .last_operation
+        .as_ref()
+        .unwrap();
     assert_eq!(op.state.as_deref(), Some("Succeeded"));
 }
 
@@ -128,9 +134,15 @@ fn shoot_modified_and_written_back_keeps_unknown_fields() {
     shoot.spec.hibernation.as_mut().unwrap().enabled = Some(true);
     let back = serde_json::to_value(&shoot).unwrap();
     assert_eq!(back["spec"]["hibernation"]["enabled"], true);
-    assert_eq!(back["spec"]["hibernation"]["schedules"], original["spec"]["hibernation"]["schedules"]);
+    assert_eq!(
+        back["spec"]["hibernation"]["schedules"],
+        original["spec"]["hibernation"]["schedules"]
+    );
     assert_eq!(back["spec"]["provider"], original["spec"]["provider"]);
-    assert_eq!(back["status"]["constraints"], original["status"]["constraints"]);
+    assert_eq!(
+        back["status"]["constraints"],
+        original["status"]["constraints"]
+    );
     assert!(shoot.is_hibernated());
 }
 
@@ -144,8 +156,14 @@ fn defaults_fill_a_minimal_backup() {
     .unwrap();
     let t = &backup.spec.template;
     assert_eq!(t.selection.namespaces, vec!["*"]);
-    assert_eq!(t.selection.cluster_resources, herbarium_api::common::ClusterResources::Auto);
-    assert_eq!(t.deletion_policy, herbarium_api::common::DeletionPolicy::Delete);
+    assert_eq!(
+        t.selection.cluster_resources,
+        herbarium_api::common::ClusterResources::Auto
+    );
+    assert_eq!(
+        t.deletion_policy,
+        herbarium_api::common::DeletionPolicy::Delete
+    );
 }
 
 #[test]
@@ -154,6 +172,16 @@ fn durations_keep_their_spelling_and_parse() {
     let d: Duration = serde_json::from_value(serde_json::json!("1h30m")).unwrap();
     assert_eq!(serde_json::to_value(&d).unwrap(), "1h30m");
     assert_eq!(d.parse().unwrap(), std::time::Duration::from_secs(5400));
-    assert!(Duration::from("-5m").parse().unwrap_err().contains("negative"));
-    assert!(Duration::from("soon").parse().unwrap_err().contains("invalid duration"));
+    assert!(
+        Duration::from("-5m")
+            .parse()
+            .unwrap_err()
+            .contains("negative")
+    );
+    assert!(
+        Duration::from("soon")
+            .parse()
+            .unwrap_err()
+            .contains("invalid duration")
+    );
 }

@@ -26,8 +26,16 @@ use crate::common::{
     printcolumn(name = "Origin", type_ = "string", json_path = ".spec.origin"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Stage", type_ = "string", json_path = ".status.stage"),
-    printcolumn(name = "Items", type_ = "integer", json_path = ".status.progress.itemsDone"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Items",
+        type_ = "integer",
+        json_path = ".status.progress.itemsDone"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = kube::core::Rule::new("self.origin == 'Synced' || has(self.selection)").message("a BackupJob that is not Synced needs a selection"))]
 #[serde(rename_all = "camelCase")]

@@ -23,7 +23,11 @@ use crate::garden::{ValidationReason, ValidationState};
     printcolumn(name = "Account", type_ = "string", json_path = ".spec.storageAccount"),
     printcolumn(name = "Container", type_ = "string", json_path = ".spec.container"),
     printcolumn(name = "Reason", type_ = "string", json_path = ".status.reason"),
-    printcolumn(name = "Validated", type_ = "date", json_path = ".status.lastValidated")
+    printcolumn(
+        name = "Validated",
+        type_ = "date",
+        json_path = ".status.lastValidated"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct LocationAccessSpec {

@@ -22,8 +22,16 @@ use crate::garden::RestoreFilter;
     derive = "PartialEq",
     printcolumn(name = "Backup", type_ = "string", json_path = ".spec.backup.name"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Restored", type_ = "integer", json_path = ".status.counts.restored"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Restored",
+        type_ = "integer",
+        json_path = ".status.counts.restored"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreJobSpec {

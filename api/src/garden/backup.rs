@@ -26,8 +26,16 @@ use crate::common::{
     printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.cluster"),
     printcolumn(name = "Location", type_ = "string", json_path = ".spec.location"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Items", type_ = "integer", json_path = ".status.progress.itemsDone"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Items",
+        type_ = "integer",
+        json_path = ".status.progress.itemsDone"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("a Backup's spec cannot change once created"))]
 #[serde(rename_all = "camelCase")]
@@ -88,7 +96,11 @@ pub struct BackupStatus {
     #[serde(default)]
     pub origin: Origin,
     /// UID of the cluster the backup was taken from (part of the storage path).
-    #[serde(default, rename = "clusterUID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "clusterUID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cluster_uid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<Time>,

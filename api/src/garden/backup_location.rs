@@ -17,10 +17,22 @@ use serde::{Deserialize, Serialize};
     shortname = "hbbl",
     category = "herbarium",
     derive = "PartialEq",
-    printcolumn(name = "Account", type_ = "string", json_path = ".spec.azure.storageAccount"),
-    printcolumn(name = "Container", type_ = "string", json_path = ".spec.azure.container"),
+    printcolumn(
+        name = "Account",
+        type_ = "string",
+        json_path = ".spec.azure.storageAccount"
+    ),
+    printcolumn(
+        name = "Container",
+        type_ = "string",
+        json_path = ".spec.azure.container"
+    ),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BackupLocationSpec {

@@ -97,7 +97,11 @@ pub struct ClusterStatus {
     #[serde(default)]
     pub managed: bool,
     /// The cluster's UID as used in storage paths (`backups/<cluster-uid>/...`).
-    #[serde(default, rename = "clusterUID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "clusterUID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cluster_uid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityStatus>,

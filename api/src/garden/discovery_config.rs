@@ -19,10 +19,18 @@ use serde::{Deserialize, Serialize};
     shortname = "hbdc",
     category = "herbarium",
     derive = "PartialEq",
-    printcolumn(name = "Discovered", type_ = "integer", json_path = ".status.discovered"),
+    printcolumn(
+        name = "Discovered",
+        type_ = "integer",
+        json_path = ".status.discovered"
+    ),
     printcolumn(name = "Managed", type_ = "integer", json_path = ".status.managed"),
     printcolumn(name = "Failed", type_ = "integer", json_path = ".status.failed"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DiscoveryConfigSpec {

@@ -23,8 +23,16 @@ use crate::common::{ExistingResourcePolicy, ItemError, RestoreCounts, RestorePha
     printcolumn(name = "Backup", type_ = "string", json_path = ".spec.backup"),
     printcolumn(name = "Target", type_ = "string", json_path = ".status.targetCluster"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Restored", type_ = "integer", json_path = ".status.counts.restored"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Restored",
+        type_ = "integer",
+        json_path = ".status.counts.restored"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("a Restore's spec cannot change once created"))]
 #[serde(rename_all = "camelCase")]

@@ -16,7 +16,11 @@ use crate::common::RuleAction;
     shortname = "hbrule",
     category = "herbarium",
     derive = "PartialEq",
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RuleSpec {

@@ -22,7 +22,11 @@ const TIME_MESSAGE: &str = "time must be HH:MM (24-hour)";
     category = "herbarium",
     derive = "PartialEq",
     printcolumn(name = "Timezone", type_ = "string", json_path = ".spec.timezone"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = kube::core::Rule::new("[has(self.interval), has(self.daily), has(self.weekly), has(self.monthly), has(self.cron)].filter(x, x).size() == 1").message("set exactly one of interval, daily, weekly, monthly and cron"))]
 #[serde(rename_all = "camelCase")]
@@ -68,7 +72,9 @@ pub struct DailySchedule {
     pub retain: i32,
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
+)]
 pub enum Weekday {
     Monday,
     Tuesday,
@@ -131,7 +137,11 @@ pub struct CronSchedule {
     printcolumn(name = "Policy", type_ = "string", json_path = ".spec.policy"),
     printcolumn(name = "Suspend", type_ = "boolean", json_path = ".spec.suspend"),
     printcolumn(name = "Last", type_ = "date", json_path = ".status.lastScheduleTime"),
-    printcolumn(name = "Next", type_ = "string", json_path = ".status.nextScheduleTime")
+    printcolumn(
+        name = "Next",
+        type_ = "string",
+        json_path = ".status.nextScheduleTime"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BackupScheduleSpec {
