@@ -1,13 +1,12 @@
 //! BackupJob: one backup this cluster knows, taken here or found in storage by a sync.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::GardenRef;
 use crate::common::{
-    BackupPhase, DeletionPolicy, ItemError, Origin, Progress, ResourceSelection, RuleAction,
-    VolumeSnapshotOptions,
+    BackupRunStatus, DeletionPolicy, Origin, ResourceSelection, RuleAction, VolumeSnapshotOptions,
 };
 
 /// A backup as the agent sees it. `Manual`/`Schedule` jobs are run by the agent; `Synced` jobs
@@ -78,26 +77,8 @@ pub struct BackupJobSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupJobStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<BackupPhase>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub progress: Option<Progress>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size_bytes: Option<i64>,
-    /// Path of the backup inside the container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage_path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<Time>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completion_time: Option<Time>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume_snapshots: Option<i64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 20))]
-    pub errors: Vec<ItemError>,
+    #[serde(flatten)]
+    pub run: BackupRunStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -1,12 +1,12 @@
 //! RestoreJob: one Restore targeting this cluster.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::GardenRef;
-use crate::common::{ItemError, RestoreCounts, RestorePhase};
+use crate::common::RestoreRunStatus;
 use crate::garden::RestoreFilter;
 
 /// Restore a backup from a location this cluster has access to into this cluster.
@@ -61,19 +61,8 @@ pub struct BackupSource {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreJobStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<RestorePhase>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub counts: Option<RestoreCounts>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<Time>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completion_time: Option<Time>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 20))]
-    pub errors: Vec<ItemError>,
+    #[serde(flatten)]
+    pub run: RestoreRunStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

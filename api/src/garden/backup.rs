@@ -5,8 +5,7 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    BackupPhase, DeletionPolicy, ItemError, Origin, Progress, ResourceSelection,
-    VolumeSnapshotOptions,
+    BackupRunStatus, DeletionPolicy, Origin, ResourceSelection, VolumeSnapshotOptions,
 };
 
 /// A backup of (part of) one registered cluster's objects to one BackupLocation. The agent in that
@@ -80,19 +79,9 @@ pub struct BackupTemplate {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<BackupPhase>,
-    /// What the agent is doing now, e.g. `Listing`, `Uploading`, `Committing`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub progress: Option<Progress>,
-    /// Size of the stored backup in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size_bytes: Option<i64>,
-    /// Path of the backup inside the container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage_path: Option<String>,
+    /// Mirrored from the agent's BackupJob.
+    #[serde(flatten)]
+    pub run: BackupRunStatus,
     #[serde(default)]
     pub origin: Origin,
     /// UID of the cluster the backup was taken from (part of the storage path).
@@ -103,18 +92,7 @@ pub struct BackupStatus {
     )]
     pub cluster_uid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<Time>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completion_time: Option<Time>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration: Option<Time>,
-    /// Volume snapshots taken.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume_snapshots: Option<i64>,
-    /// The most recent errors (at most 20).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 20))]
-    pub errors: Vec<ItemError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{ExistingResourcePolicy, ItemError, RestoreCounts, RestorePhase};
+use crate::common::{ExistingResourcePolicy, RestoreRunStatus};
 
 /// Restores (part of) a Backup into its source cluster or another registered cluster that has
 /// valid access to the backup's location.
@@ -91,21 +91,12 @@ pub struct RestoreFilter {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<RestorePhase>,
+    /// Mirrored from the agent's RestoreJob.
+    #[serde(flatten)]
+    pub run: RestoreRunStatus,
     /// The cluster the restore runs in (the spec's target or the backup's cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_cluster: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub counts: Option<RestoreCounts>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<Time>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completion_time: Option<Time>,
-    /// The most recent errors (at most 20).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 20))]
-    pub errors: Vec<ItemError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
