@@ -25,7 +25,7 @@ impl StorageError {
 
     pub fn into_response(self) -> Response<Body> {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.7fZ");
+        let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
         let detail = self
             .detail
             .map(|d| format!("<AuthenticationErrorDetail>{}</AuthenticationErrorDetail>", escape(&d)))
