@@ -50,13 +50,18 @@ fakes_binary() {
 
 pid_alive() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-wait_for() { # wait_for WHAT SECONDS COMMAND...
+wait_for() { # wait_for WHAT SECONDS COMMAND... (WHAT names DIR/WHAT.pid and DIR/logs/WHAT.log)
   local what="$1" secs="$2"
   shift 2
   for _ in $(seq 1 $((secs * 10))); do
     "$@" >/dev/null 2>&1 && return 0
+    if ! pid_alive "$DIR/$what.pid"; then
+      tail -20 "$DIR/logs/$what.log" >&2 || true
+      die "$what exited during start-up (log: $DIR/logs/$what.log)"
+    fi
     sleep 0.1
   done
+  tail -20 "$DIR/logs/$what.log" >&2 || true
   die "$what not ready after ${secs}s (logs in $DIR/logs/)"
 }
 
@@ -106,9 +111,9 @@ if ! pid_alive "$DIR/azure-fakes.pid"; then
   echo $! >"$DIR/azure-fakes.pid"
 fi
 
-wait_for azurite 30 curl -s --cacert "$DIR/ca/ca.pem" -o /dev/null "https://127.0.0.1:$AZURITE_PORT/devstoreaccount1?comp=list"
-wait_for azure-fakes 60 test -s "$DIR/azure/provisioned.env"
-wait_for azure-fakes 10 curl -sf --cacert "$DIR/ca/ca.pem" "https://127.0.0.1:$ADMIN_PORT/admin/healthz"
+wait_for azurite 120 curl -s --cacert "$DIR/ca/ca.pem" -o /dev/null "https://127.0.0.1:$AZURITE_PORT/devstoreaccount1?comp=list"
+wait_for azure-fakes 120 test -s "$DIR/azure/provisioned.env"
+wait_for azure-fakes 30 curl -sf --cacert "$DIR/ca/ca.pem" "https://127.0.0.1:$ADMIN_PORT/admin/healthz"
 # shellcheck disable=SC1091
 source "$DIR/azure/provisioned.env"
 
