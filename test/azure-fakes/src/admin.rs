@@ -25,9 +25,12 @@ pub fn router(app: Shared) -> Router {
         .with_state(app)
 }
 
-fn service(name: &str) -> Result<Service, Response> {
+fn service(name: &str) -> Result<Service, (StatusCode, String)> {
     serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|_| {
-        (StatusCode::NOT_FOUND, format!("unknown service '{name}' (entra, arm, blob)\n")).into_response()
+        (
+            StatusCode::NOT_FOUND,
+            format!("unknown service '{name}' (entra, arm, blob)\n"),
+        )
     })
 }
 
@@ -43,21 +46,25 @@ async fn clear_faults(State(app): State<Shared>) -> Response {
 async fn get_fault(State(app): State<Shared>, Path(name): Path<String>) -> Response {
     match service(&name) {
         Ok(s) => Json(app.faults.get(s)).into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
 async fn put_fault(State(app): State<Shared>, Path(name): Path<String>, body: String) -> Response {
     let s = match service(&name) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match serde_json::from_str::<FaultSpec>(&body) {
         Ok(spec) => {
             app.faults.set(s, spec.clone());
             Json(spec).into_response()
         }
-        Err(err) => (StatusCode::BAD_REQUEST, format!("invalid fault spec: {err}\n")).into_response(),
+        Err(err) => (
+            StatusCode::BAD_REQUEST,
+            format!("invalid fault spec: {err}\n"),
+        )
+            .into_response(),
     }
 }
 

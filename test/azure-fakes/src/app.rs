@@ -45,7 +45,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     )?;
     let faults = Faults::default();
     if let Some(path) = &args.faults {
-        let text = std::fs::read_to_string(path).map_err(context(format!("reading {}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(context(format!("reading {}", path.display())))?;
         let specs: std::collections::BTreeMap<crate::faults::Service, crate::faults::FaultSpec> =
             serde_json::from_str(&text).map_err(context(format!("parsing {}", path.display())))?;
         for (service, spec) in specs {
@@ -99,8 +100,11 @@ async fn listen(
     acceptor: tokio_rustls::TlsAcceptor,
 ) -> Result<tokio::task::JoinHandle<()>, BoxError> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let tcp = TcpListener::bind(addr).await.map_err(context(format!("binding the {name} port {addr}")))?;
-    let listener = tls::TlsListener::new(tcp, acceptor).map_err(context(format!("{name} listener")))?;
+    let tcp = TcpListener::bind(addr)
+        .await
+        .map_err(context(format!("binding the {name} port {addr}")))?;
+    let listener =
+        tls::TlsListener::new(tcp, acceptor).map_err(context(format!("{name} listener")))?;
     tracing::info!("{name} listening on https://{addr}");
     Ok(tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, router).await {

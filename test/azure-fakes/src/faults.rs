@@ -107,11 +107,15 @@ impl Faults {
             tokio::time::sleep(Duration::from_millis(spec.latency_ms)).await;
         }
         if hit(&c.throttle, spec.throttle_percent) {
-            return Fault::Throttle { retry_after: spec.retry_after_seconds };
+            return Fault::Throttle {
+                retry_after: spec.retry_after_seconds,
+            };
         }
         if hit(&c.error, spec.error_percent) {
             let default = if service == Service::Blob { 503 } else { 500 };
-            return Fault::Error { status: spec.error_status.unwrap_or(default) };
+            return Fault::Error {
+                status: spec.error_status.unwrap_or(default),
+            };
         }
         Fault::None
     }

@@ -28,7 +28,11 @@ pub fn router(app: Shared) -> Router {
 
 /// The cluster directory whose current project and uid are these.
 fn find(app: &Shared, project: &str, uid: &str) -> Option<PathBuf> {
-    let read = |p: PathBuf| std::fs::read_to_string(p).ok().map(|s| s.trim().to_string());
+    let read = |p: PathBuf| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
     std::fs::read_dir(app.args.issuers_dir())
         .ok()?
         .filter_map(Result::ok)
@@ -44,9 +48,16 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "issuer not found\n").into_response()
 }
 
-async fn discovery(State(app): State<Shared>, Path((project, uid)): Path<(String, String)>) -> Response {
-    let Some(dir) = find(&app, &project, &uid) else { return not_found() };
-    let Ok(issuer) = std::fs::read_to_string(dir.join("issuer")) else { return not_found() };
+async fn discovery(
+    State(app): State<Shared>,
+    Path((project, uid)): Path<(String, String)>,
+) -> Response {
+    let Some(dir) = find(&app, &project, &uid) else {
+        return not_found();
+    };
+    let Ok(issuer) = std::fs::read_to_string(dir.join("issuer")) else {
+        return not_found();
+    };
     let issuer = issuer.trim();
     Json(json!({
         "issuer": issuer,
@@ -59,7 +70,9 @@ async fn discovery(State(app): State<Shared>, Path((project, uid)): Path<(String
 }
 
 async fn jwks(State(app): State<Shared>, Path((project, uid)): Path<(String, String)>) -> Response {
-    let Some(dir) = find(&app, &project, &uid) else { return not_found() };
+    let Some(dir) = find(&app, &project, &uid) else {
+        return not_found();
+    };
     match std::fs::read(dir.join("jwks.json")) {
         Ok(body) => ([("content-type", "application/jwk-set+json")], body).into_response(),
         Err(_) => not_found(),

@@ -19,7 +19,10 @@ mod tokens;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "herbarium-azure-fakes", about = "Azure stand-ins for Herbarium's tests")]
+#[command(
+    name = "herbarium-azure-fakes",
+    about = "Azure stand-ins for Herbarium's tests"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,8 +38,7 @@ enum Command {
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let cli = Cli::parse();

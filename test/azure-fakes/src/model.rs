@@ -50,7 +50,10 @@ impl RoleAssignment {
 
     /// The GUID at the end of `roleDefinitionId`.
     pub fn role_guid(&self) -> &str {
-        self.role_definition_id.rsplit('/').next().unwrap_or_default()
+        self.role_definition_id
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
     }
 }
 
@@ -104,23 +107,15 @@ pub fn scope_covers(outer: &str, inner: &str) -> bool {
     inner == outer || inner.starts_with(&format!("{outer}/"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scope_covers_by_segment() {
-        let acct = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a";
-        assert!(scope_covers(acct, &format!("{acct}/blobServices/default/containers/c")));
-        assert!(scope_covers("/subscriptions/S", &acct.to_uppercase()));
-        assert!(!scope_covers(&format!("{acct}b"), acct));
-        assert!(!scope_covers(&format!("{acct}/blobServices/default/containers/c"), acct));
-    }
-}
-
 impl Identity {
     /// A new identity: ARM assigns the client (application) and principal (object) IDs.
-    pub fn create(subscription: &str, resource_group: &str, name: &str, location: &str, tenant: &str) -> Self {
+    pub fn create(
+        subscription: &str,
+        resource_group: &str,
+        name: &str,
+        location: &str,
+        tenant: &str,
+    ) -> Self {
         Self {
             subscription: subscription.to_string(),
             resource_group: resource_group.to_string(),
@@ -139,5 +134,26 @@ impl Identity {
             "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{}",
             self.subscription, self.resource_group, self.name
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_covers_by_segment() {
+        let acct =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a";
+        assert!(scope_covers(
+            acct,
+            &format!("{acct}/blobServices/default/containers/c")
+        ));
+        assert!(scope_covers("/subscriptions/S", &acct.to_uppercase()));
+        assert!(!scope_covers(&format!("{acct}b"), acct));
+        assert!(!scope_covers(
+            &format!("{acct}/blobServices/default/containers/c"),
+            acct
+        ));
     }
 }

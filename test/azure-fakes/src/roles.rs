@@ -59,7 +59,10 @@ impl ArmAction {
     }
 
     fn is_read(self) -> bool {
-        matches!(self, Self::IdentityRead | Self::CredentialRead | Self::RoleAssignmentRead)
+        matches!(
+            self,
+            Self::IdentityRead | Self::CredentialRead | Self::RoleAssignmentRead
+        )
     }
 
     fn is_role_assignment_write(self) -> bool {
@@ -96,11 +99,20 @@ mod tests {
 
     #[test]
     fn managed_identity_contributor_cannot_assign_roles() {
-        assert!(allows(MANAGED_IDENTITY_CONTRIBUTOR, ArmAction::CredentialWrite));
-        assert!(!allows(MANAGED_IDENTITY_CONTRIBUTOR, ArmAction::RoleAssignmentWrite));
+        assert!(allows(
+            MANAGED_IDENTITY_CONTRIBUTOR,
+            ArmAction::CredentialWrite
+        ));
+        assert!(!allows(
+            MANAGED_IDENTITY_CONTRIBUTOR,
+            ArmAction::RoleAssignmentWrite
+        ));
         assert!(allows(RBAC_ADMINISTRATOR, ArmAction::RoleAssignmentWrite));
         assert!(!allows(RBAC_ADMINISTRATOR, ArmAction::IdentityWrite));
-        assert!(!allows(STORAGE_BLOB_DATA_CONTRIBUTOR, ArmAction::IdentityRead));
+        assert!(!allows(
+            STORAGE_BLOB_DATA_CONTRIBUTOR,
+            ArmAction::IdentityRead
+        ));
         assert!(allows_blob(STORAGE_BLOB_DATA_CONTRIBUTOR, true));
         assert!(!allows_blob(STORAGE_BLOB_DATA_READER, true));
         assert!(!allows_blob(OWNER, false));

@@ -31,14 +31,20 @@ pub fn provision(app: &Shared) -> Result<String, BoxError> {
         .trim()
         .to_string();
     let a = &app.args;
-    let rg_scope = format!("/subscriptions/{}/resourceGroups/{}", a.subscription, a.resource_group);
+    let rg_scope = format!(
+        "/subscriptions/{}/resourceGroups/{}",
+        a.subscription, a.resource_group
+    );
     let wanted = [
         Provision {
             name: "herbarium-controller",
             env_var: "HERBARIUM_CONTROLLER_CLIENT_ID",
             subject: CONTROLLER_SUBJECT,
             scope: rg_scope,
-            roles: &[roles::MANAGED_IDENTITY_CONTRIBUTOR, roles::RBAC_ADMINISTRATOR],
+            roles: &[
+                roles::MANAGED_IDENTITY_CONTRIBUTOR,
+                roles::RBAC_ADMINISTRATOR,
+            ],
         },
         Provision {
             name: "herbarium-test-operator",

@@ -12,9 +12,15 @@ use crate::model::State;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("reading state file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("parsing state file {path}: {source}")]
-    Parse { path: String, source: serde_json::Error },
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
 }
 
 pub struct Store {
@@ -43,10 +49,14 @@ impl Store {
     pub fn open(path: Option<PathBuf>) -> Result<Self, StoreError> {
         let state = match &path {
             Some(p) if p.exists() => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|source| StoreError::Read { path: p.display().to_string(), source })?;
-                serde_json::from_str(&text)
-                    .map_err(|source| StoreError::Parse { path: p.display().to_string(), source })?
+                let text = std::fs::read_to_string(p).map_err(|source| StoreError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                serde_json::from_str(&text).map_err(|source| StoreError::Parse {
+                    path: p.display().to_string(),
+                    source,
+                })?
             }
             _ => State::default(),
         };

@@ -17,7 +17,10 @@ pub enum TlsError {
     #[error("building the TLS server configuration: {0}")]
     Rustls(#[from] rustls::Error),
     #[error("building the HTTP client trusting {path}: {source}")]
-    Client { path: String, source: reqwest::Error },
+    Client {
+        path: String,
+        source: reqwest::Error,
+    },
     #[error("reading {path}: {source}")]
     Io { path: String, source: io::Error },
 }
@@ -30,9 +33,14 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     let certs = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|source| TlsError::Pem { path: cert.display().to_string(), source })?;
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|source| TlsError::Pem { path: key.display().to_string(), source })?;
+        .map_err(|source| TlsError::Pem {
+            path: cert.display().to_string(),
+            source,
+        })?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::Pem {
+        path: key.display().to_string(),
+        source,
+    })?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
@@ -44,9 +52,14 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
 /// HTTP client trusting the environment CA; no proxy, no redirects, no transparent decompression
 /// (the blob proxy must pass bodies through byte for byte).
 pub fn client(ca_file: &Path) -> Result<reqwest::Client, TlsError> {
-    let pem = std::fs::read(ca_file)
-        .map_err(|source| TlsError::Io { path: ca_file.display().to_string(), source })?;
-    let wrap = |source| TlsError::Client { path: ca_file.display().to_string(), source };
+    let pem = std::fs::read(ca_file).map_err(|source| TlsError::Io {
+        path: ca_file.display().to_string(),
+        source,
+    })?;
+    let wrap = |source| TlsError::Client {
+        path: ca_file.display().to_string(),
+        source,
+    };
     let ca = reqwest::Certificate::from_pem(&pem).map_err(wrap)?;
     reqwest::Client::builder()
         .tls_certs_only([ca])

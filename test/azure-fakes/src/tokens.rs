@@ -32,9 +32,15 @@ pub struct AccessClaims {
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("reading signing key {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("loading signing key {path}: {source}")]
-    Key { path: String, source: jsonwebtoken::errors::Error },
+    Key {
+        path: String,
+        source: jsonwebtoken::errors::Error,
+    },
     #[error("signing a token: {0}")]
     Sign(jsonwebtoken::errors::Error),
 }
@@ -50,7 +56,10 @@ pub fn issuer_of(tenant: &str) -> String {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TokenError> {
-    std::fs::read(path).map_err(|source| TokenError::Read { path: path.display().to_string(), source })
+    std::fs::read(path).map_err(|source| TokenError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 impl TokenService {
@@ -59,13 +68,24 @@ impl TokenService {
             let path = path.display().to_string();
             move |source| TokenError::Key { path, source }
         };
-        let encoding = EncodingKey::from_rsa_pem(&read(private_pem)?).map_err(key_err(private_pem))?;
-        let decoding = DecodingKey::from_rsa_pem(&read(public_pem)?).map_err(key_err(public_pem))?;
-        Ok(Self { tenant: tenant.to_string(), encoding, decoding })
+        let encoding =
+            EncodingKey::from_rsa_pem(&read(private_pem)?).map_err(key_err(private_pem))?;
+        let decoding =
+            DecodingKey::from_rsa_pem(&read(public_pem)?).map_err(key_err(public_pem))?;
+        Ok(Self {
+            tenant: tenant.to_string(),
+            encoding,
+            decoding,
+        })
     }
 
     /// Issue an access token for `audience` to the identity (client ID, principal ID).
-    pub fn issue(&self, audience: &str, client_id: &str, principal_id: &str) -> Result<String, TokenError> {
+    pub fn issue(
+        &self,
+        audience: &str,
+        client_id: &str,
+        principal_id: &str,
+    ) -> Result<String, TokenError> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             aud: audience.to_string(),

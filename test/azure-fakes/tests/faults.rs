@@ -13,15 +13,29 @@ const V: &str = "?api-version=2023-01-31";
 async fn concurrent_writes_to_one_identity_conflict_and_faults_inject() {
     let t = controller_arm_token().await;
     let name = unique("busy");
-    arm(Method::PUT, &format!("{}{V}", identity_url(&name)), Some(&t), Some(json!({"location": "westeurope"}))).await;
+    arm(
+        Method::PUT,
+        &format!("{}{V}", identity_url(&name)),
+        Some(&t),
+        Some(json!({"location": "westeurope"})),
+    )
+    .await;
     let admin = env().var("HERBARIUM_FAKES_ADMIN");
     let set = |spec: serde_json::Value| async move {
-        let r = http().put(format!("{admin}/faults/arm")).body(spec.to_string()).send().await.unwrap();
+        let r = http()
+            .put(format!("{admin}/faults/arm"))
+            .body(spec.to_string())
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_success());
     };
     set(json!({"writeDurationMs": 800})).await;
     let put = |n: &str| {
-        let url = format!("{}/federatedIdentityCredentials/{n}{V}", identity_url(&name));
+        let url = format!(
+            "{}/federatedIdentityCredentials/{n}{V}",
+            identity_url(&name)
+        );
         let body = json!({"properties": {"issuer": "https://example.test/i", "subject": n, "audiences": ["api://AzureADTokenExchange"]}});
         let t = t.clone();
         async move { arm(Method::PUT, &url, Some(&t), Some(body)).await }
@@ -33,18 +47,45 @@ async fn concurrent_writes_to_one_identity_conflict_and_faults_inject() {
     assert_eq!(a.0, 201);
     assert_eq!(
         (b.0, b.1["error"]["code"].as_str()),
-        (409, Some("ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity"))
+        (
+            409,
+            Some("ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity")
+        )
     );
 
     set(json!({"throttlePercent": 100, "retryAfterSeconds": 7})).await;
-    let r = http().get(format!("{}{V}", identity_url(&name))).bearer_auth(&t).send().await.unwrap();
-    let retry_after = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
-    assert_eq!((r.status().as_u16(), retry_after.as_deref()), (429, Some("7")));
+    let r = http()
+        .get(format!("{}{V}", identity_url(&name)))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    let retry_after = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(
+        (r.status().as_u16(), retry_after.as_deref()),
+        (429, Some("7"))
+    );
     set(json!({"errorPercent": 50, "errorStatus": 503})).await;
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        statuses.push(arm(Method::GET, &format!("{}{V}", identity_url(&name)), Some(&t), None).await.0);
+        statuses.push(
+            arm(
+                Method::GET,
+                &format!("{}{V}", identity_url(&name)),
+                Some(&t),
+                None,
+            )
+            .await
+            .0,
+        );
     }
     set(json!({})).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 503).count(), 2, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 503).count(),
+        2,
+        "{statuses:?}"
+    );
 }

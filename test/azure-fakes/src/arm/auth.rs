@@ -28,7 +28,10 @@ pub fn authenticate(app: &Shared, headers: &HeaderMap) -> Result<AccessClaims, A
         ));
     };
     let value = value.to_str().unwrap_or_default();
-    let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) else {
+    let Some(token) = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+    else {
         return Err(unauthorized(
             "AuthenticationFailed",
             "Authentication failed. The 'Authorization' header is provided in an invalid format.",
@@ -55,7 +58,12 @@ pub fn authenticate(app: &Shared, headers: &HeaderMap) -> Result<AccessClaims, A
 }
 
 /// 403 AuthorizationFailed unless the caller holds a role at `scope` (or above) allowing `action`.
-pub fn authorize(app: &Shared, caller: &AccessClaims, action: ArmAction, scope: &str) -> Result<(), ArmError> {
+pub fn authorize(
+    app: &Shared,
+    caller: &AccessClaims,
+    action: ArmAction,
+    scope: &str,
+) -> Result<(), ArmError> {
     let held = app.store.read(|s| s.roles_covering(&caller.oid, scope));
     if held.iter().any(|role| roles::allows(role, action)) {
         return Ok(());

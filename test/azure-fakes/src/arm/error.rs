@@ -17,7 +17,12 @@ pub struct ArmError {
 
 impl ArmError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), headers: vec![] }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            headers: vec![],
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {

@@ -30,7 +30,9 @@ pub fn to_json(i: &Identity) -> Value {
 pub fn not_found(rg: &str, name: &str) -> ArmError {
     ArmError::not_found(
         "ResourceNotFound",
-        format!("The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/{name}' under resource group '{rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"),
+        format!(
+            "The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/{name}' under resource group '{rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"
+        ),
     )
 }
 
@@ -45,11 +47,18 @@ pub fn list(call: &Call<'_>, rg: &str) -> Result<Response, ArmError> {
     if call.method != Method::GET {
         return Err(call.not_allowed());
     }
-    let scope = format!("/subscriptions/{}/resourceGroups/{rg}", call.app.args.subscription);
+    let scope = format!(
+        "/subscriptions/{}/resourceGroups/{rg}",
+        call.app.args.subscription
+    );
     super::auth::authorize(call.app, &call.caller, ArmAction::IdentityRead, &scope)?;
     call.check_resource_group(rg)?;
     let value: Vec<Value> = call.app.store.read(|s| {
-        s.identities.values().filter(|i| i.resource_group.eq_ignore_ascii_case(rg)).map(to_json).collect()
+        s.identities
+            .values()
+            .filter(|i| i.resource_group.eq_ignore_ascii_case(rg))
+            .map(to_json)
+            .collect()
     });
     Ok(json(StatusCode::OK, json!({ "value": value })))
 }
@@ -77,8 +86,18 @@ pub async fn handle(call: &Call<'_>, rg: &str, name: &str) -> Result<Response, A
         _ => {
             let _guard = begin_write(call, &key, &id).await?;
             // Deleting the identity deletes its federated credentials with it.
-            let existed = call.app.store.write(|s| s.identities.remove(&key).is_some());
-            Ok(json(if existed { StatusCode::OK } else { StatusCode::NO_CONTENT }, Value::Null))
+            let existed = call
+                .app
+                .store
+                .write(|s| s.identities.remove(&key).is_some());
+            Ok(json(
+                if existed {
+                    StatusCode::OK
+                } else {
+                    StatusCode::NO_CONTENT
+                },
+                Value::Null,
+            ))
         }
     }
 }
@@ -87,20 +106,38 @@ fn tags(body: &Value) -> Result<Option<serde_json::Map<String, Value>>, ArmError
     match body.get("tags") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(map)) => Ok(Some(map.clone())),
-        Some(_) => Err(ArmError::bad_request("InvalidRequestContent", "The 'tags' property must be an object.")),
+        Some(_) => Err(ArmError::bad_request(
+            "InvalidRequestContent",
+            "The 'tags' property must be an object.",
+        )),
     }
 }
 
-async fn put(call: &Call<'_>, rg: &str, name: &str, key: &str, id: &str) -> Result<Response, ArmError> {
+async fn put(
+    call: &Call<'_>,
+    rg: &str,
+    name: &str,
+    key: &str,
+    id: &str,
+) -> Result<Response, ArmError> {
     if !valid_name(name, 128) {
         return Err(ArmError::bad_request(
             "InvalidResourceName",
-            format!("Resource name '{name}' is invalid. The name can be between 3 and 128 characters long, must start with a letter or number, and may contain only letters, numbers, hyphens and underscores."),
+            format!(
+                "Resource name '{name}' is invalid. The name can be between 3 and 128 characters long, must start with a letter or number, and may contain only letters, numbers, hyphens and underscores."
+            ),
         ));
     }
     let body = call.json_body()?;
-    let Some(location) = body.get("location").and_then(Value::as_str).filter(|l| !l.is_empty()) else {
-        return Err(ArmError::bad_request("LocationRequired", "The location property is required for this definition."));
+    let Some(location) = body
+        .get("location")
+        .and_then(Value::as_str)
+        .filter(|l| !l.is_empty())
+    else {
+        return Err(ArmError::bad_request(
+            "LocationRequired",
+            "The location property is required for this definition.",
+        ));
     };
     let location = location.to_string();
     let tags = tags(&body)?;
@@ -127,12 +164,21 @@ async fn put(call: &Call<'_>, rg: &str, name: &str, key: &str, id: &str) -> Resu
     })
 }
 
-async fn patch(call: &Call<'_>, rg: &str, name: &str, key: &str, id: &str) -> Result<Response, ArmError> {
+async fn patch(
+    call: &Call<'_>,
+    rg: &str,
+    name: &str,
+    key: &str,
+    id: &str,
+) -> Result<Response, ArmError> {
     let body = call.json_body()?;
     let tags = tags(&body)?;
     let _guard = begin_write(call, key, id).await?;
     call.app.store.write(|s| {
-        let identity = s.identities.get_mut(key).ok_or_else(|| not_found(rg, name))?;
+        let identity = s
+            .identities
+            .get_mut(key)
+            .ok_or_else(|| not_found(rg, name))?;
         if let Some(tags) = tags {
             identity.tags = tags;
         }

@@ -54,7 +54,10 @@ impl Call<'_> {
         ArmError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
-            format!("The requested method '{}' is not allowed for this resource.", self.method),
+            format!(
+                "The requested method '{}' is not allowed for this resource.",
+                self.method
+            ),
         )
     }
 
@@ -63,7 +66,10 @@ impl Call<'_> {
         if rg.eq_ignore_ascii_case(&self.app.args.resource_group) {
             return Ok(());
         }
-        Err(ArmError::not_found("ResourceGroupNotFound", format!("Resource group '{rg}' could not be found.")))
+        Err(ArmError::not_found(
+            "ResourceGroupNotFound",
+            format!("Resource group '{rg}' could not be found."),
+        ))
     }
 }
 
@@ -71,7 +77,13 @@ pub fn json(status: StatusCode, value: Value) -> Response {
     (status, axum::Json(value)).into_response()
 }
 
-async fn handle(State(app): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(app): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut response = match route(&app, method.clone(), &uri, &headers, body).await {
         Ok(r) => r,
         Err(err) => {
@@ -82,13 +94,19 @@ async fn handle(State(app): State<Shared>, method: Method, uri: Uri, headers: He
     let id = uuid::Uuid::new_v4().to_string();
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-ms-request-id", v.clone());
-        response.headers_mut().insert("x-ms-correlation-request-id", v);
+        response
+            .headers_mut()
+            .insert("x-ms-correlation-request-id", v);
     }
     response
 }
 
 fn api_version(uri: &Uri, target: &Target) -> Result<(), ArmError> {
-    let version = uri.query().unwrap_or_default().split('&').find_map(|kv| kv.strip_prefix("api-version="));
+    let version = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("api-version="));
     let Some(version) = version.filter(|v| !v.is_empty()) else {
         return Err(ArmError::bad_request(
             "MissingApiVersionParameter",
@@ -112,7 +130,13 @@ fn api_version(uri: &Uri, target: &Target) -> Result<(), ArmError> {
     ))
 }
 
-async fn route(app: &Shared, method: Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Result<Response, ArmError> {
+async fn route(
+    app: &Shared,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ArmError> {
     match app.faults.apply(Service::Arm).await {
         Fault::None => {}
         Fault::Throttle { retry_after } => {
@@ -125,13 +149,20 @@ async fn route(app: &Shared, method: Method, uri: &Uri, headers: &HeaderMap, bod
         }
         Fault::Error { status } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return Err(ArmError::new(status, "InternalServerError", "Encountered internal server error (injected fault)."));
+            return Err(ArmError::new(
+                status,
+                "InternalServerError",
+                "Encountered internal server error (injected fault).",
+            ));
         }
     }
     let Some(target) = path::parse(uri.path()) else {
         return Err(ArmError::not_found(
             "InvalidResourceType",
-            format!("The resource path '{}' is not served by this stand-in.", uri.path()),
+            format!(
+                "The resource path '{}' is not served by this stand-in.",
+                uri.path()
+            ),
         ));
     };
     api_version(uri, &target)?;
@@ -141,31 +172,50 @@ async fn route(app: &Shared, method: Method, uri: &Uri, headers: &HeaderMap, bod
         | Target::Identity { sub, .. }
         | Target::Credentials { sub, .. }
         | Target::Credential { sub, .. } => sub.clone(),
-        Target::RoleAssignments { scope } | Target::RoleAssignment { scope, .. } => {
-            scope.trim_start_matches('/').split('/').nth(1).unwrap_or_default().to_string()
-        }
+        Target::RoleAssignments { scope } | Target::RoleAssignment { scope, .. } => scope
+            .trim_start_matches('/')
+            .split('/')
+            .nth(1)
+            .unwrap_or_default()
+            .to_string(),
     };
     if !sub.eq_ignore_ascii_case(&app.args.subscription) {
-        return Err(ArmError::not_found("SubscriptionNotFound", format!("The subscription '{sub}' could not be found.")));
+        return Err(ArmError::not_found(
+            "SubscriptionNotFound",
+            format!("The subscription '{sub}' could not be found."),
+        ));
     }
-    let call = Call { app, caller, method, body };
+    let call = Call {
+        app,
+        caller,
+        method,
+        body,
+    };
     match target {
         Target::Identities { rg, .. } => identities::list(&call, &rg),
         Target::Identity { rg, name, .. } => identities::handle(&call, &rg, &name).await,
         Target::Credentials { rg, identity, .. } => credentials::list(&call, &rg, &identity),
-        Target::Credential { rg, identity, name, .. } => credentials::handle(&call, &rg, &identity, &name).await,
+        Target::Credential {
+            rg, identity, name, ..
+        } => credentials::handle(&call, &rg, &identity, &name).await,
         Target::RoleAssignments { scope } => role_assignments::list(&call, &scope),
         Target::RoleAssignment { scope, name } => role_assignments::handle(&call, &scope, &name),
     }
 }
 
 /// Hold the identity for a write (409 if another write holds it) for the configured duration.
-pub async fn begin_write(call: &Call<'_>, key: &str, identity_id: &str) -> Result<crate::store::WriteGuard, ArmError> {
+pub async fn begin_write(
+    call: &Call<'_>,
+    key: &str,
+    identity_id: &str,
+) -> Result<crate::store::WriteGuard, ArmError> {
     let Some(guard) = call.app.store.begin_write(key) else {
         return Err(ArmError::new(
             StatusCode::CONFLICT,
             "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity",
-            format!("Too many Federated Identity Credentials are written concurrently for the managed identity '{identity_id}'. Concurrent Federated Identity Credentials writes under the same managed identity are not supported."),
+            format!(
+                "Too many Federated Identity Credentials are written concurrently for the managed identity '{identity_id}'. Concurrent Federated Identity Credentials writes under the same managed identity are not supported."
+            ),
         ));
     };
     let ms = call.app.faults.get(Service::Arm).write_duration_ms;

@@ -3,12 +3,33 @@
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    Identities { sub: String, rg: String },
-    Identity { sub: String, rg: String, name: String },
-    Credentials { sub: String, rg: String, identity: String },
-    Credential { sub: String, rg: String, identity: String, name: String },
-    RoleAssignments { scope: String },
-    RoleAssignment { scope: String, name: String },
+    Identities {
+        sub: String,
+        rg: String,
+    },
+    Identity {
+        sub: String,
+        rg: String,
+        name: String,
+    },
+    Credentials {
+        sub: String,
+        rg: String,
+        identity: String,
+    },
+    Credential {
+        sub: String,
+        rg: String,
+        identity: String,
+        name: String,
+    },
+    RoleAssignments {
+        scope: String,
+    },
+    RoleAssignment {
+        scope: String,
+        name: String,
+    },
 }
 
 const ROLE_ASSIGNMENTS: &str = "/providers/microsoft.authorization/roleassignments";
@@ -21,9 +42,10 @@ pub fn parse(path: &str) -> Option<Target> {
         let rest = &path[at + ROLE_ASSIGNMENTS.len()..];
         return match rest.strip_prefix('/') {
             None if rest.is_empty() => Some(Target::RoleAssignments { scope }),
-            Some(name) if !name.is_empty() && !name.contains('/') => {
-                Some(Target::RoleAssignment { scope, name: name.to_string() })
-            }
+            Some(name) if !name.is_empty() && !name.contains('/') => Some(Target::RoleAssignment {
+                scope,
+                name: name.to_string(),
+            }),
             _ => None,
         };
     }
@@ -41,10 +63,16 @@ pub fn parse(path: &str) -> Option<Target> {
     let (sub, rg) = (seg[1].to_string(), seg[3].to_string());
     match seg.len() {
         7 => Some(Target::Identities { sub, rg }),
-        8 => Some(Target::Identity { sub, rg, name: seg[7].to_string() }),
-        9 if is(8, "federatedIdentityCredentials") => {
-            Some(Target::Credentials { sub, rg, identity: seg[7].to_string() })
-        }
+        8 => Some(Target::Identity {
+            sub,
+            rg,
+            name: seg[7].to_string(),
+        }),
+        9 if is(8, "federatedIdentityCredentials") => Some(Target::Credentials {
+            sub,
+            rg,
+            identity: seg[7].to_string(),
+        }),
         10 if is(8, "federatedIdentityCredentials") => Some(Target::Credential {
             sub,
             rg,
@@ -57,7 +85,10 @@ pub fn parse(path: &str) -> Option<Target> {
 
 impl Target {
     pub fn is_role_assignment(&self) -> bool {
-        matches!(self, Self::RoleAssignments { .. } | Self::RoleAssignment { .. })
+        matches!(
+            self,
+            Self::RoleAssignments { .. } | Self::RoleAssignment { .. }
+        )
     }
 }
 
@@ -77,17 +108,39 @@ mod tests {
     #[test]
     fn parses_real_paths() {
         let base = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities";
-        assert_eq!(parse(base), Some(Target::Identities { sub: "s".into(), rg: "rg".into() }));
         assert_eq!(
-            parse(&format!("{}/id1/federatedIdentityCredentials/f1", base.to_lowercase())),
-            Some(Target::Credential { sub: "s".into(), rg: "rg".into(), identity: "id1".into(), name: "f1".into() })
+            parse(base),
+            Some(Target::Identities {
+                sub: "s".into(),
+                rg: "rg".into()
+            })
+        );
+        assert_eq!(
+            parse(&format!(
+                "{}/id1/federatedIdentityCredentials/f1",
+                base.to_lowercase()
+            )),
+            Some(Target::Credential {
+                sub: "s".into(),
+                rg: "rg".into(),
+                identity: "id1".into(),
+                name: "f1".into()
+            })
         );
         let scope = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a/blobServices/default/containers/c";
         assert_eq!(
-            parse(&format!("{scope}/providers/Microsoft.Authorization/roleAssignments/g")),
-            Some(Target::RoleAssignment { scope: scope.into(), name: "g".into() })
+            parse(&format!(
+                "{scope}/providers/Microsoft.Authorization/roleAssignments/g"
+            )),
+            Some(Target::RoleAssignment {
+                scope: scope.into(),
+                name: "g".into()
+            })
         );
-        assert_eq!(parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/vms/x"), None);
+        assert_eq!(
+            parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/vms/x"),
+            None
+        );
     }
 
     #[test]

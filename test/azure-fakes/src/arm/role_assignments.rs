@@ -41,7 +41,10 @@ fn check_scope(call: &Call<'_>, scope: &str) -> Result<(), ArmError> {
         return Ok(());
     }
     if !is(2, "resourceGroups") || seg.len() < 4 {
-        return Err(ArmError::bad_request("InvalidScope", format!("The scope '{scope}' is not valid for a role assignment here.")));
+        return Err(ArmError::bad_request(
+            "InvalidScope",
+            format!("The scope '{scope}' is not valid for a role assignment here."),
+        ));
     }
     call.check_resource_group(seg[3])?;
     if seg.len() == 4 {
@@ -52,18 +55,31 @@ fn check_scope(call: &Call<'_>, scope: &str) -> Result<(), ArmError> {
         && is(5, "Microsoft.Storage")
         && is(6, "storageAccounts");
     if !account_ok {
-        return Err(ArmError::bad_request("InvalidScope", format!("The scope '{scope}' is not valid for a role assignment here.")));
+        return Err(ArmError::bad_request(
+            "InvalidScope",
+            format!("The scope '{scope}' is not valid for a role assignment here."),
+        ));
     }
     if !seg[7].eq_ignore_ascii_case(&call.app.args.storage_account) {
         return Err(ArmError::not_found(
             "ResourceNotFound",
-            format!("The Resource 'Microsoft.Storage/storageAccounts/{}' under resource group '{}' was not found.", seg[7], seg[3]),
+            format!(
+                "The Resource 'Microsoft.Storage/storageAccounts/{}' under resource group '{}' was not found.",
+                seg[7], seg[3]
+            ),
         ));
     }
     let container_ok = seg.len() == 8
-        || (seg.len() == 12 && is(8, "blobServices") && is(9, "default") && is(10, "containers") && !seg[11].is_empty());
+        || (seg.len() == 12
+            && is(8, "blobServices")
+            && is(9, "default")
+            && is(10, "containers")
+            && !seg[11].is_empty());
     if !container_ok {
-        return Err(ArmError::bad_request("InvalidScope", format!("The scope '{scope}' is not valid for a role assignment here.")));
+        return Err(ArmError::bad_request(
+            "InvalidScope",
+            format!("The scope '{scope}' is not valid for a role assignment here."),
+        ));
     }
     Ok(())
 }
@@ -94,19 +110,27 @@ pub fn handle(call: &Call<'_>, scope: &str, name: &str) -> Result<Response, ArmE
     if uuid::Uuid::parse_str(name).is_err() {
         return Err(ArmError::bad_request(
             "InvalidRoleAssignmentId",
-            format!("The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID."),
+            format!(
+                "The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID."
+            ),
         ));
     }
     super::auth::authorize(call.app, &call.caller, action, scope)?;
     check_scope(call, scope)?;
-    let id = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}").to_lowercase();
+    let id =
+        format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}").to_lowercase();
     match call.method {
         Method::GET => call
             .app
             .store
             .read(|s| s.role_assignments.get(&id).map(to_json))
             .map(|v| json(StatusCode::OK, v))
-            .ok_or_else(|| ArmError::not_found("RoleAssignmentNotFound", format!("The role assignment '{name}' is not found."))),
+            .ok_or_else(|| {
+                ArmError::not_found(
+                    "RoleAssignmentNotFound",
+                    format!("The role assignment '{name}' is not found."),
+                )
+            }),
         Method::PUT => put(call, scope, name, &id),
         _ => {
             let removed = call.app.store.write(|s| s.role_assignments.remove(&id));
@@ -121,15 +145,33 @@ pub fn handle(call: &Call<'_>, scope: &str, name: &str) -> Result<Response, ArmE
 fn put(call: &Call<'_>, scope: &str, name: &str, id: &str) -> Result<Response, ArmError> {
     let body = call.json_body()?;
     let props = body.get("properties").cloned().unwrap_or(Value::Null);
-    let text = |f: &str| props.get(f).and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty());
+    let text = |f: &str| {
+        props
+            .get(f)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+    };
     let Some(role_definition_id) = text("roleDefinitionId") else {
-        return Err(ArmError::bad_request("InvalidRequestContent", "The property 'properties.roleDefinitionId' is required."));
+        return Err(ArmError::bad_request(
+            "InvalidRequestContent",
+            "The property 'properties.roleDefinitionId' is required.",
+        ));
     };
     let Some(principal_id) = text("principalId") else {
-        return Err(ArmError::bad_request("InvalidRequestContent", "The property 'properties.principalId' is required."));
+        return Err(ArmError::bad_request(
+            "InvalidRequestContent",
+            "The property 'properties.principalId' is required.",
+        ));
     };
-    let role = role_definition_id.rsplit('/').next().unwrap_or_default().to_lowercase();
-    let well_formed = role_definition_id.to_lowercase().contains("/providers/microsoft.authorization/roledefinitions/");
+    let role = role_definition_id
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
+    let well_formed = role_definition_id
+        .to_lowercase()
+        .contains("/providers/microsoft.authorization/roledefinitions/");
     if !well_formed || !roles::KNOWN.contains(&role.as_str()) {
         return Err(ArmError::bad_request(
             "RoleDefinitionDoesNotExist",

@@ -15,7 +15,13 @@ pub struct StorageError {
 
 impl StorageError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), detail: None, headers: vec![] }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            detail: None,
+            headers: vec![],
+        }
     }
 
     pub fn header(mut self, name: &'static str, value: String) -> Self {
@@ -28,7 +34,12 @@ impl StorageError {
         let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
         let detail = self
             .detail
-            .map(|d| format!("<AuthenticationErrorDetail>{}</AuthenticationErrorDetail>", escape(&d)))
+            .map(|d| {
+                format!(
+                    "<AuthenticationErrorDetail>{}</AuthenticationErrorDetail>",
+                    escape(&d)
+                )
+            })
             .unwrap_or_default();
         let body = format!(
             "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{}</Code><Message>{}\nRequestId:{request_id}\nTime:{time}</Message>{detail}</Error>",
@@ -53,5 +64,7 @@ impl StorageError {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

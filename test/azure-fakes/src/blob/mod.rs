@@ -41,7 +41,9 @@ const HOP_BY_HOP: &[&str] = &[
 async fn handle(State(app): State<Shared>, request: Request) -> Response<Body> {
     let (parts, body) = request.into_parts();
     match check(&app, &parts).await {
-        Ok(()) => forward(&app, parts, body).await.unwrap_or_else(StorageError::into_response),
+        Ok(()) => forward(&app, parts, body)
+            .await
+            .unwrap_or_else(StorageError::into_response),
         Err(err) => {
             tracing::info!(method = %parts.method, uri = %parts.uri, code = err.code, "blob request refused: {}", err.message);
             err.into_response()
@@ -79,8 +81,16 @@ async fn check(app: &Shared, request: &Parts) -> Result<(), StorageError> {
         }
         Fault::Error { status } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let code = if status == StatusCode::SERVICE_UNAVAILABLE { "ServerBusy" } else { "InternalError" };
-            return Err(StorageError::new(status, code, "The server encountered an internal error (injected fault)."));
+            let code = if status == StatusCode::SERVICE_UNAVAILABLE {
+                "ServerBusy"
+            } else {
+                "InternalError"
+            };
+            return Err(StorageError::new(
+                status,
+                code,
+                "The server encountered an internal error (injected fault).",
+            ));
         }
     }
     let mut segments = request.uri.path().trim_start_matches('/').splitn(3, '/');
@@ -90,14 +100,20 @@ async fn check(app: &Shared, request: &Parts) -> Result<(), StorageError> {
         return Err(StorageError::new(
             StatusCode::BAD_REQUEST,
             "InvalidUri",
-            format!("The requested URI does not represent any resource on the server: account '{account}' is not '{}'.", app.args.storage_account),
+            format!(
+                "The requested URI does not represent any resource on the server: account '{account}' is not '{}'.",
+                app.args.storage_account
+            ),
         ));
     }
-    let token = bearer(&request.headers).ok_or_else(|| unauthenticated(app, "NoAuthenticationInformation", None))?;
+    let token = bearer(&request.headers)
+        .ok_or_else(|| unauthenticated(app, "NoAuthenticationInformation", None))?;
     let claims = app.tokens.verify(token, STORAGE_AUDIENCE).map_err(|err| {
         let detail = match err {
             VerifyError::Expired => "Lifetime validation failed. The token is expired.".to_string(),
-            VerifyError::Audience => "Audience validation failed. Audience did not match.".to_string(),
+            VerifyError::Audience => {
+                "Audience validation failed. Audience did not match.".to_string()
+            }
             VerifyError::Invalid(reason) => format!("Token validation failed: {reason}."),
         };
         unauthenticated(app, "InvalidAuthenticationInfo", Some(detail))
@@ -121,25 +137,40 @@ async fn check(app: &Shared, request: &Parts) -> Result<(), StorageError> {
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim)
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
 }
 
 async fn forward(app: &Shared, parts: Parts, body: Body) -> Result<Response<Body>, StorageError> {
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let url = format!("{}{path_and_query}", app.args.azurite_url.trim_end_matches('/'));
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let url = format!(
+        "{}{path_and_query}",
+        app.args.azurite_url.trim_end_matches('/')
+    );
     let mut out = app.http.request(parts.method.clone(), &url);
     for (name, value) in &parts.headers {
         if !HOP_BY_HOP.contains(&name.as_str()) {
             out = out.header(name, value);
         }
     }
-    let has_body = parts.headers.contains_key(header::CONTENT_LENGTH) || parts.headers.contains_key(header::TRANSFER_ENCODING);
+    let has_body = parts.headers.contains_key(header::CONTENT_LENGTH)
+        || parts.headers.contains_key(header::TRANSFER_ENCODING);
     if has_body {
         out = out.body(reqwest::Body::wrap_stream(body.into_data_stream()));
     }
     let upstream = out.send().await.map_err(|err| {
         tracing::warn!("forwarding {} {url}: {err}", parts.method);
-        StorageError::new(StatusCode::BAD_GATEWAY, "InternalError", format!("The blob service behind the proxy did not answer: {err}"))
+        StorageError::new(
+            StatusCode::BAD_GATEWAY,
+            "InternalError",
+            format!("The blob service behind the proxy did not answer: {err}"),
+        )
     })?;
     let mut response = Response::builder().status(upstream.status());
     for (name, value) in upstream.headers() {
@@ -149,6 +180,10 @@ async fn forward(app: &Shared, parts: Parts, body: Body) -> Result<Response<Body
     }
     let stream = upstream.bytes_stream().map_err(std::io::Error::other);
     response.body(Body::from_stream(stream)).map_err(|err| {
-        StorageError::new(StatusCode::BAD_GATEWAY, "InternalError", format!("Building the proxied response: {err}"))
+        StorageError::new(
+            StatusCode::BAD_GATEWAY,
+            "InternalError",
+            format!("Building the proxied response: {err}"),
+        )
     })
 }

@@ -38,15 +38,24 @@ fn rfc3339(ts: i64) -> String {
 }
 
 fn malformed() -> EntraError {
-    EntraError::bad_request("invalid_request", 50027, "JWT token is invalid or malformed.")
+    EntraError::bad_request(
+        "invalid_request",
+        50027,
+        "JWT token is invalid or malformed.",
+    )
 }
 
 /// Verify `assertion` for the identity with these credentials; Ok(()) when a credential matches.
-pub async fn verify(app: &Shared, assertion: &str, credentials: &[FederatedCredential]) -> Result<(), EntraError> {
+pub async fn verify(
+    app: &Shared,
+    assertion: &str,
+    credentials: &[FederatedCredential],
+) -> Result<(), EntraError> {
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| malformed())?;
     let claims: AssertionClaims =
         jsonwebtoken::dangerous::insecure_decode_claims(assertion).map_err(|_| malformed())?;
-    let (Some(iss), Some(sub), Some(exp)) = (claims.iss.clone(), claims.sub.clone(), claims.exp) else {
+    let (Some(iss), Some(sub), Some(exp)) = (claims.iss.clone(), claims.sub.clone(), claims.exp)
+    else {
         return Err(malformed());
     };
 
@@ -113,7 +122,11 @@ pub async fn verify(app: &Shared, assertion: &str, credentials: &[FederatedCrede
         )
     })?;
     let key = DecodingKey::from_jwk(jwk).map_err(|err| {
-        EntraError::bad_request("invalid_request", 50166, format!("Request to External OIDC endpoint failed: unusable key '{kid}': {err}."))
+        EntraError::bad_request(
+            "invalid_request",
+            50166,
+            format!("Request to External OIDC endpoint failed: unusable key '{kid}': {err}."),
+        )
     })?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(&[&credential.issuer]);
@@ -121,13 +134,20 @@ pub async fn verify(app: &Shared, assertion: &str, credentials: &[FederatedCrede
     validation.sub = Some(credential.subject.clone());
     validation.leeway = 300;
     jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation).map_err(|err| {
-        EntraError::invalid_client(700027, format!("Client assertion failed signature validation: {err}."))
+        EntraError::invalid_client(
+            700027,
+            format!("Client assertion failed signature validation: {err}."),
+        )
     })?;
     Ok(())
 }
 
 fn oidc_failure(detail: String) -> EntraError {
-    EntraError::bad_request("invalid_request", 50166, format!("Request to External OIDC endpoint failed: {detail}."))
+    EntraError::bad_request(
+        "invalid_request",
+        50166,
+        format!("Request to External OIDC endpoint failed: {detail}."),
+    )
 }
 
 /// The issuer's keys, found through its OpenID discovery document (fetched over HTTPS).
@@ -137,7 +157,10 @@ async fn fetch_jwks(app: &Shared, issuer: &str) -> Result<JwkSet, EntraError> {
         issuer: String,
         jwks_uri: String,
     }
-    let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
     let discovery: Discovery = get_json(app, &url).await?;
     if discovery.issuer != issuer {
         return Err(oidc_failure(format!(
@@ -148,15 +171,27 @@ async fn fetch_jwks(app: &Shared, issuer: &str) -> Result<JwkSet, EntraError> {
     get_json(app, &discovery.jwks_uri).await
 }
 
-async fn get_json<T: serde::de::DeserializeOwned>(app: &Shared, url: &str) -> Result<T, EntraError> {
+async fn get_json<T: serde::de::DeserializeOwned>(
+    app: &Shared,
+    url: &str,
+) -> Result<T, EntraError> {
     if !url.starts_with("https://") {
         return Err(oidc_failure(format!("'{url}' is not an https URL")));
     }
-    let response = app.http.get(url).send().await.map_err(|err| oidc_failure(format!("GET {url}: {err}")))?;
+    let response = app
+        .http
+        .get(url)
+        .send()
+        .await
+        .map_err(|err| oidc_failure(format!("GET {url}: {err}")))?;
     let status = response.status();
     if !status.is_success() {
         return Err(oidc_failure(format!("GET {url} answered {status}")));
     }
-    let body = response.bytes().await.map_err(|err| oidc_failure(format!("GET {url}: {err}")))?;
-    serde_json::from_slice(&body).map_err(|err| oidc_failure(format!("GET {url}: not the expected JSON: {err}")))
+    let body = response
+        .bytes()
+        .await
+        .map_err(|err| oidc_failure(format!("GET {url}: {err}")))?;
+    serde_json::from_slice(&body)
+        .map_err(|err| oidc_failure(format!("GET {url}: not the expected JSON: {err}")))
 }

@@ -19,8 +19,19 @@ pub struct EntraError {
 }
 
 impl EntraError {
-    pub fn new(status: StatusCode, error: &'static str, code: u32, message: impl Into<String>) -> Self {
-        Self { status, error, code, message: message.into(), retry_after: None }
+    pub fn new(
+        status: StatusCode,
+        error: &'static str,
+        code: u32,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            error,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     pub fn bad_request(error: &'static str, code: u32, message: impl Into<String>) -> Self {
@@ -53,7 +64,9 @@ impl IntoResponse for EntraError {
         });
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
-            response.headers_mut().insert("retry-after", HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from(secs));
         }
         response
     }

@@ -25,7 +25,9 @@ use errors::EntraError;
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 pub fn router(app: Shared) -> Router {
-    Router::new().route("/{tenant}/oauth2/v2.0/token", post(token)).with_state(app)
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .with_state(app)
 }
 
 async fn token(
@@ -47,8 +49,13 @@ async fn token(
         }
         Fault::Error { status } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return EntraError::new(status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")
-                .into_response();
+            return EntraError::new(
+                status,
+                "temporarily_unavailable",
+                90033,
+                "A transient error has occurred. Please try again.",
+            )
+            .into_response();
         }
     }
     match issue(&app, &tenant, form).await {
@@ -61,13 +68,16 @@ async fn token(
 }
 
 fn param<'a>(form: &'a HashMap<String, String>, name: &str) -> Result<&'a str, EntraError> {
-    form.get(name).map(String::as_str).filter(|v| !v.is_empty()).ok_or_else(|| {
-        EntraError::bad_request(
-            "invalid_request",
-            900144,
-            format!("The request body must contain the following parameter: '{name}'."),
-        )
-    })
+    form.get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            EntraError::bad_request(
+                "invalid_request",
+                900144,
+                format!("The request body must contain the following parameter: '{name}'."),
+            )
+        })
 }
 
 /// The resource a `.default` scope names, if it is one this stand-in issues tokens for.
@@ -76,7 +86,9 @@ fn audience_of(scope: &str, tenant: &str) -> Result<&'static str, EntraError> {
         return Err(EntraError::bad_request(
             "invalid_scope",
             1002012,
-            format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+            format!(
+                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
         ));
     };
     match resource.trim_end_matches('/') {
@@ -85,7 +97,9 @@ fn audience_of(scope: &str, tenant: &str) -> Result<&'static str, EntraError> {
         _ => Err(EntraError::bad_request(
             "invalid_resource",
             500011,
-            format!("The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."),
+            format!(
+                "The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
+            ),
         )),
     }
 }
@@ -99,11 +113,17 @@ async fn issue(
         return Err(EntraError::bad_request(
             "invalid_request",
             90002,
-            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
         ));
     }
     let Form(form) = form.map_err(|err| {
-        EntraError::bad_request("invalid_request", 900144, format!("The request body must be form-encoded: {err}."))
+        EntraError::bad_request(
+            "invalid_request",
+            900144,
+            format!("The request body must be form-encoded: {err}."),
+        )
     })?;
     let grant_type = param(&form, "grant_type")?;
     if grant_type != "client_credentials" {
@@ -115,7 +135,10 @@ async fn issue(
     }
     let client_id = param(&form, "client_id")?;
     let audience = audience_of(param(&form, "scope")?, tenant)?;
-    let (Some(assertion_type), Some(assertion)) = (form.get("client_assertion_type"), form.get("client_assertion")) else {
+    let (Some(assertion_type), Some(assertion)) = (
+        form.get("client_assertion_type"),
+        form.get("client_assertion"),
+    ) else {
         return Err(EntraError::bad_request(
             "invalid_client",
             7000218,
@@ -126,15 +149,21 @@ async fn issue(
         return Err(EntraError::bad_request(
             "invalid_request",
             50027,
-            format!("Invalid client_assertion_type '{assertion_type}'; expected '{ASSERTION_TYPE}'."),
+            format!(
+                "Invalid client_assertion_type '{assertion_type}'; expected '{ASSERTION_TYPE}'."
+            ),
         ));
     }
-    let identity = app.store.read(|s| s.identity_by_client_id(client_id).cloned());
+    let identity = app
+        .store
+        .read(|s| s.identity_by_client_id(client_id).cloned());
     let Some(identity) = identity else {
         return Err(EntraError::bad_request(
             "unauthorized_client",
             700016,
-            format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."),
+            format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+            ),
         ));
     };
     let credentials: Vec<_> = identity.federated_credentials.values().cloned().collect();
@@ -143,7 +172,14 @@ async fn issue(
     let token = app
         .tokens
         .issue(audience, &identity.client_id, &identity.principal_id)
-        .map_err(|err| EntraError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 90033, err.to_string()))?;
+        .map_err(|err| {
+            EntraError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                90033,
+                err.to_string(),
+            )
+        })?;
     tracing::info!(client_id, audience, "token issued");
     Ok(Json(json!({
         "token_type": "Bearer",

@@ -13,7 +13,9 @@ pub struct Env {
 
 impl Env {
     pub fn var(&self, name: &str) -> &str {
-        self.vars.get(name).unwrap_or_else(|| panic!("{name} missing from {}/env.sh", self.dir.display()))
+        self.vars
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing from {}/env.sh", self.dir.display()))
     }
 }
 
@@ -27,7 +29,12 @@ fn read_env_sh(dir: &std::path::Path) -> HashMap<String, String> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("export "))
         .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('"').trim_matches('\'').to_string()))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.trim_matches('"').trim_matches('\'').to_string(),
+            )
+        })
         .collect()
 }
 
@@ -44,12 +51,28 @@ pub fn env() -> &'static Env {
         let dir = std::env::temp_dir().join(format!("herbarium-azure-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("creating the environment directory");
         let status = Command::new(repo_root().join("hack/azure-up.sh"))
-            .args(["--dir", dir.to_str().unwrap(), "--clusters", "cluster-1 cluster-2"])
-            .args(["--owner-pid", &std::process::id().to_string(), "--remove-dir"])
-            .env("HERBARIUM_AZURE_FAKES_BIN", env!("CARGO_BIN_EXE_herbarium-azure-fakes"))
+            .args([
+                "--dir",
+                dir.to_str().unwrap(),
+                "--clusters",
+                "cluster-1 cluster-2",
+            ])
+            .args([
+                "--owner-pid",
+                &std::process::id().to_string(),
+                "--remove-dir",
+            ])
+            .env(
+                "HERBARIUM_AZURE_FAKES_BIN",
+                env!("CARGO_BIN_EXE_herbarium-azure-fakes"),
+            )
             .status()
             .expect("running hack/azure-up.sh");
-        assert!(status.success(), "hack/azure-up.sh failed; logs in {}/logs", dir.display());
+        assert!(
+            status.success(),
+            "hack/azure-up.sh failed; logs in {}/logs",
+            dir.display()
+        );
         let vars = read_env_sh(&dir);
         Env { dir, vars }
     })
@@ -62,7 +85,11 @@ pub fn mint(cluster: &str, extra: &[&str]) -> String {
         .args(extra)
         .output()
         .expect("running hack/mint-token.sh");
-    assert!(out.status.success(), "mint-token.sh: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "mint-token.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -83,13 +110,24 @@ pub fn http() -> reqwest::Client {
 }
 
 /// POST to the token endpoint as azure_identity does; returns (status, JSON body).
-pub async fn token_request(client_id: &str, assertion: &str, scope: &str) -> (u16, serde_json::Value) {
+pub async fn token_request(
+    client_id: &str,
+    assertion: &str,
+    scope: &str,
+) -> (u16, serde_json::Value) {
     let e = env();
-    let url = format!("{}{}/oauth2/v2.0/token", e.var("AZURE_AUTHORITY_HOST"), e.var("AZURE_TENANT_ID"));
+    let url = format!(
+        "{}{}/oauth2/v2.0/token",
+        e.var("AZURE_AUTHORITY_HOST"),
+        e.var("AZURE_TENANT_ID")
+    );
     let form = [
         ("grant_type", "client_credentials"),
         ("client_id", client_id),
-        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
         ("client_assertion", assertion),
         ("scope", scope),
     ];
@@ -106,13 +144,18 @@ pub async fn token_request(client_id: &str, assertion: &str, scope: &str) -> (u1
         .await
         .expect("token request");
     let status = r.status().as_u16();
-    (status, serde_json::from_slice(&r.bytes().await.unwrap_or_default()).unwrap_or_default())
+    (
+        status,
+        serde_json::from_slice(&r.bytes().await.unwrap_or_default()).unwrap_or_default(),
+    )
 }
 
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -127,7 +170,12 @@ pub async fn access_token(client_id: &str, assertion: &str, scope: &str) -> Stri
 
 pub async fn controller_arm_token() -> String {
     let assertion = mint("garden", &["--subject", CONTROLLER_SUBJECT]);
-    access_token(env().var("HERBARIUM_CONTROLLER_CLIENT_ID"), &assertion, ARM_SCOPE).await
+    access_token(
+        env().var("HERBARIUM_CONTROLLER_CLIENT_ID"),
+        &assertion,
+        ARM_SCOPE,
+    )
+    .await
 }
 
 pub fn rg_url(path: &str) -> String {
@@ -141,7 +189,9 @@ pub fn rg_url(path: &str) -> String {
 }
 
 pub fn identity_url(name: &str) -> String {
-    rg_url(&format!("/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"))
+    rg_url(&format!(
+        "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+    ))
 }
 
 pub fn account_scope() -> String {
@@ -155,30 +205,58 @@ pub fn account_scope() -> String {
 }
 
 /// Call ARM with an optional bearer; returns (status, JSON body).
-pub async fn arm(method: reqwest::Method, url: &str, token: Option<&str>, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+pub async fn arm(
+    method: reqwest::Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
     let mut req = http().request(method, url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
     if let Some(b) = body {
-        req = req.header("content-type", "application/json").body(b.to_string());
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
     }
     let r = req.send().await.expect("ARM request");
     let status = r.status().as_u16();
-    (status, serde_json::from_slice(&r.bytes().await.unwrap_or_default()).unwrap_or_default())
+    (
+        status,
+        serde_json::from_slice(&r.bytes().await.unwrap_or_default()).unwrap_or_default(),
+    )
 }
 
 /// Create an identity with a federated credential for `cluster`'s agent; returns (clientId, principalId).
 pub async fn identity_for(token: &str, name: &str, cluster: &str) -> (String, String) {
     let v = "?api-version=2023-01-31";
-    let (s, body) = arm(reqwest::Method::PUT, &format!("{}{v}", identity_url(name)), Some(token), Some(serde_json::json!({"location": "westeurope"}))).await;
+    let (s, body) = arm(
+        reqwest::Method::PUT,
+        &format!("{}{v}", identity_url(name)),
+        Some(token),
+        Some(serde_json::json!({"location": "westeurope"})),
+    )
+    .await;
     assert!(s == 200 || s == 201, "creating identity {name}: {s} {body}");
     let issuer = mint(cluster, &["--print-issuer"]);
     let fic = serde_json::json!({"properties": {"issuer": issuer, "subject": AGENT_SUBJECT, "audiences": ["api://AzureADTokenExchange"]}});
-    let (s, b) = arm(reqwest::Method::PUT, &format!("{}/federatedIdentityCredentials/{cluster}{v}", identity_url(name)), Some(token), Some(fic)).await;
+    let (s, b) = arm(
+        reqwest::Method::PUT,
+        &format!(
+            "{}/federatedIdentityCredentials/{cluster}{v}",
+            identity_url(name)
+        ),
+        Some(token),
+        Some(fic),
+    )
+    .await;
     assert!(s == 200 || s == 201, "creating credential: {s} {b}");
     let p = &body["properties"];
-    (p["clientId"].as_str().unwrap().to_string(), p["principalId"].as_str().unwrap().to_string())
+    (
+        p["clientId"].as_str().unwrap().to_string(),
+        p["principalId"].as_str().unwrap().to_string(),
+    )
 }
 
 /// Grant Storage Blob Data Contributor on `scope` to `principal`.
@@ -197,5 +275,8 @@ pub async fn grant_blob_contributor(token: &str, scope: &str, principal: &str) {
 }
 
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
 }
