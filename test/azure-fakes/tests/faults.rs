@@ -89,3 +89,50 @@ async fn concurrent_writes_to_one_identity_conflict_and_faults_inject() {
         "{statuses:?}"
     );
 }
+
+#[tokio::test]
+async fn blob_proxy_refuses_anonymous_calls_and_injects_server_busy() {
+    let url = format!(
+        "{}/{}?restype=container",
+        env().var("HERBARIUM_BLOB_ENDPOINT"),
+        unique("anon")
+    );
+    let r = http()
+        .put(&url)
+        .header("x-ms-version", "2025-11-05")
+        .header("content-length", "0")
+        .send()
+        .await
+        .unwrap();
+    let code = r
+        .headers()
+        .get("x-ms-error-code")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(
+        (r.status().as_u16(), code.as_deref()),
+        (401, Some("NoAuthenticationInformation"))
+    );
+    assert!(r.headers().contains_key("www-authenticate"));
+
+    let admin = env().var("HERBARIUM_FAKES_ADMIN");
+    let set = |spec: serde_json::Value| async move {
+        let r = http()
+            .put(format!("{admin}/faults/blob"))
+            .body(spec.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    };
+    set(json!({"errorPercent": 100})).await;
+    let r = http().get(&url).send().await.unwrap();
+    set(json!({})).await;
+    let code = r
+        .headers()
+        .get("x-ms-error-code")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(
+        (r.status().as_u16(), code.as_deref()),
+        (503, Some("ServerBusy"))
+    );
+}
