@@ -180,7 +180,8 @@ find "$gopath/src/$pkg" -mindepth 1 -maxdepth 1 ! -name generated -exec rm -rf {
 cp -r "$repo/test/apiserver/." "$gopath/src/$pkg/"
 
 gen=$gopath/src/$pkg/generated/openapi/zz_generated.openapi.go
-if [ ! -s "$gen" ]; then
+pkgs=$(grep -v '^#' "$repo/test/apiserver/openapi-packages.txt" | tr '\n' ' ')
+if [ ! -s "$gen" ] || [ "$(cat "$gen.packages" 2>/dev/null)" != "$pkgs" ]; then
   say "generating OpenAPI definitions (openapi-gen from golang-k8s-kube-openapi-dev)"
   "$go" build -o "$gopath/bin/openapi-gen" k8s.io/kube-openapi/cmd/openapi-gen >>"$log" 2>&1 ||
     fail "building openapi-gen failed"
@@ -189,7 +190,8 @@ if [ ! -s "$gen" ]; then
     --go-header-file "$gopath/boilerplate.txt" --output-dir generated/openapi \
     --output-pkg "$pkg/generated/openapi" --output-file zz_generated.openapi.go \
     --report-filename /dev/null \
-    $(cat "$repo/test/apiserver/openapi-packages.txt")) >>"$log" 2>&1 || fail "openapi-gen failed"
+    $pkgs) >>"$log" 2>&1 || fail "openapi-gen failed"
+  echo "$pkgs" >"$gen.packages"
 fi
 
 say "building test-apiserver with $("$go" version | cut -d' ' -f3) (GOPATH mode; a cold build takes minutes)"
