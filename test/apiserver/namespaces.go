@@ -107,6 +107,7 @@ func storeErr(err error, name string) error {
 func (r *namespaceREST) runNamespaceFinalizer(ctx context.Context, cfg *restclient.Config) {
 	cfg = restclient.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = -1, 0
+	cfg.WarningHandler = restclient.NoWarnings{}
 	disc := discovery.NewDiscoveryClientForConfigOrDie(cfg)
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	tick := time.NewTicker(time.Second)
@@ -174,7 +175,7 @@ func (r *namespaceREST) finalize(ctx context.Context, ns *corev1.Namespace, disc
 			return err
 		}
 	}
-	_, _, err := r.Store.Delete(genericapirequest.NewContext(), ns.Name, nil, &metav1.DeleteOptions{})
+	_, _, err := r.Store.Delete(genericapirequest.NewContext(), ns.Name, rest.ValidateAllObjectFunc, &metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

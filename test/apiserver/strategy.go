@@ -140,6 +140,9 @@ func (s statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set
 }
 
 func foldStringData(s *corev1.Secret) {
+	if s.Type == "" {
+		s.Type = corev1.SecretTypeOpaque // the real server's defaulting
+	}
 	if len(s.StringData) == 0 {
 		s.StringData = nil
 		return
