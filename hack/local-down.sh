@@ -15,7 +15,7 @@ done
 [ -d "$dir" ] || { echo "local-down: no environment in $dir"; exit 0; }
 dir=$(cd "$dir" && pwd)
 
-ours() { [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF -- "$dir"; }
+ours() { [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -qF -- "$dir"; }
 
 pids=()
 for f in "$dir"/*.pid; do

@@ -23,7 +23,7 @@ timeout_s=${HERBARIUM_LOCAL_UP_TIMEOUT:-60}
 alive() { # alive NAME: the pid file names a running process started for this DIR
   local pid
   pid=$(cat "$dir/$1.pid" 2>/dev/null) || return 1
-  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$dir"
+  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$dir"
 }
 
 names=()

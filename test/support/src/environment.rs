@@ -46,7 +46,10 @@ pub fn env() -> &'static Env {
 
 /// The repository root (this crate lives in test/support).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 fn join_or_start() -> Result<Env, Error> {
@@ -96,25 +99,40 @@ fn watchdog(repo: &Path, dir: &Path) -> Result<(), Error> {
 /// Reads DIR/env.sh (simple `export K=V` lines written by hack/local-up.sh).
 fn read_env(dir: &Path) -> Result<Env, Error> {
     let path = dir.join("env.sh");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("reading {}: {e} (run hack/local-up.sh --dir {})", path.display(), dir.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "reading {}: {e} (run hack/local-up.sh --dir {})",
+            path.display(),
+            dir.display()
+        )
+    })?;
     let mut vars = HashMap::new();
     for line in text.lines() {
         if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
             vars.insert(k.to_string(), v.trim_matches('"').replace("\\ ", " "));
         }
     }
-    let get = |k: &str| vars.get(k).cloned().ok_or_else(|| format!("{} has no {k}", path.display()));
+    let get = |k: &str| {
+        vars.get(k)
+            .cloned()
+            .ok_or_else(|| format!("{} has no {k}", path.display()))
+    };
     let names = get("HERBARIUM_CLUSTER_NAMES")?;
     let kubeconfigs = get("HERBARIUM_CLUSTER_KUBECONFIGS")?;
     let clusters = names
         .split_whitespace()
         .zip(kubeconfigs.split_whitespace())
-        .map(|(n, k)| Cluster { name: n.into(), kubeconfig: k.into() })
+        .map(|(n, k)| Cluster {
+            name: n.into(),
+            kubeconfig: k.into(),
+        })
         .collect();
     Ok(Env {
         dir: dir.to_path_buf(),
-        garden: Cluster { name: "garden".into(), kubeconfig: get("HERBARIUM_GARDEN_KUBECONFIG")?.into() },
+        garden: Cluster {
+            name: "garden".into(),
+            kubeconfig: get("HERBARIUM_GARDEN_KUBECONFIG")?.into(),
+        },
         clusters,
         kubectl: get("HERBARIUM_KUBECTL")?.into(),
     })
@@ -140,20 +158,34 @@ impl Env {
         let api: Api<CustomResourceDefinition> = Api::all(client.clone());
         let pp = PatchParams::apply("herbarium-test-support").force();
         for f in files {
-            let text = std::fs::read_to_string(f).map_err(|e| format!("reading {}: {e}", f.display()))?;
+            let text =
+                std::fs::read_to_string(f).map_err(|e| format!("reading {}: {e}", f.display()))?;
             let crd: CustomResourceDefinition =
                 serde_yaml::from_str(&text).map_err(|e| format!("parsing {}: {e}", f.display()))?;
-            let name = crd.metadata.name.clone().ok_or_else(|| format!("{}: no name", f.display()))?;
-            api.patch(&name, &pp, &Patch::Apply(&crd)).await.map_err(|e| format!("applying {name}: {e}"))?;
+            let name = crd
+                .metadata
+                .name
+                .clone()
+                .ok_or_else(|| format!("{}: no name", f.display()))?;
+            api.patch(&name, &pp, &Patch::Apply(&crd))
+                .await
+                .map_err(|e| format!("applying {name}: {e}"))?;
             let check = api.clone();
-            crate::wait_for(&format!("CRD {name} Established"), std::time::Duration::from_secs(30), || {
-                let (api, name) = (check.clone(), name.clone());
-                async move {
-                    let crd = api.get(&name).await.ok()?;
-                    let conds = crd.status?.conditions?;
-                    conds.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
-                }
-            })
+            crate::wait_for(
+                &format!("CRD {name} Established"),
+                std::time::Duration::from_secs(30),
+                || {
+                    let (api, name) = (check.clone(), name.clone());
+                    async move {
+                        let crd = api.get(&name).await.ok()?;
+                        let conds = crd.status?.conditions?;
+                        conds
+                            .iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                            .then_some(())
+                    }
+                },
+            )
             .await?;
         }
         Ok(())
@@ -161,7 +193,8 @@ impl Env {
 }
 
 async fn client_for(kubeconfig: &Path) -> Result<Client, Error> {
-    let kc = Kubeconfig::read_from(kubeconfig).map_err(|e| format!("reading {}: {e}", kubeconfig.display()))?;
+    let kc = Kubeconfig::read_from(kubeconfig)
+        .map_err(|e| format!("reading {}: {e}", kubeconfig.display()))?;
     let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .map_err(|e| format!("kubeconfig {}: {e}", kubeconfig.display()))?;

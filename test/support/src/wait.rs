@@ -29,8 +29,18 @@ where
 /// Creates a namespace with a unique name starting with `prefix`.
 pub async fn unique_namespace(client: &Client, prefix: &str) -> Result<String, Error> {
     static N: AtomicU32 = AtomicU32::new(0);
-    let name = format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-    let ns = Namespace { metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
+    let name = format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &ns)
         .await

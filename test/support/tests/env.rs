@@ -6,15 +6,24 @@ use futures::{StreamExt, TryStreamExt, stream};
 use herbarium_test_support::{client_from_kubeconfig_bytes, env, unique_namespace, wait_for};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, ListParams, ObjectMeta, Patch, PatchParams, PostParams,
+};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::watcher::{self, Event};
 use serde_json::json;
 
 fn cm(name: &str, data: &[(&str, &str)]) -> ConfigMap {
     ConfigMap {
-        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
-        data: Some(data.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        data: Some(
+            data.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
         ..Default::default()
     }
 }
@@ -25,9 +34,14 @@ async fn server_side_apply_conflicts_between_managers() {
     let ns = unique_namespace(&client, "ssa").await.unwrap();
     let api: Api<ConfigMap> = Api::namespaced(client, &ns);
     let a = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "a"}});
-    api.patch("c", &PatchParams::apply("manager-a"), &Patch::Apply(&a)).await.unwrap();
+    api.patch("c", &PatchParams::apply("manager-a"), &Patch::Apply(&a))
+        .await
+        .unwrap();
     let b = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "b"}});
-    let err = api.patch("c", &PatchParams::apply("manager-b"), &Patch::Apply(&b)).await.unwrap_err();
+    let err = api
+        .patch("c", &PatchParams::apply("manager-b"), &Patch::Apply(&b))
+        .await
+        .unwrap_err();
     match err {
         kube::Error::Api(s) => {
             assert_eq!(s.code, 409, "{s:?}");
@@ -35,7 +49,14 @@ async fn server_side_apply_conflicts_between_managers() {
         }
         e => panic!("expected a 409 conflict, got {e}"),
     }
-    let forced = api.patch("c", &PatchParams::apply("manager-b").force(), &Patch::Apply(&b)).await.unwrap();
+    let forced = api
+        .patch(
+            "c",
+            &PatchParams::apply("manager-b").force(),
+            &Patch::Apply(&b),
+        )
+        .await
+        .unwrap();
     assert_eq!(forced.data.unwrap()["k"], "b");
 }
 
@@ -51,8 +72,16 @@ async fn watcher_sees_added_modified_deleted_in_order() {
             break;
         }
     }
-    api.create(&PostParams::default(), &cm("w", &[("k", "1")])).await.unwrap();
-    api.patch("w", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "2"}}))).await.unwrap();
+    api.create(&PostParams::default(), &cm("w", &[("k", "1")]))
+        .await
+        .unwrap();
+    api.patch(
+        "w",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "2"}})),
+    )
+    .await
+    .unwrap();
     api.delete("w", &DeleteParams::default()).await.unwrap();
     let mut seen = vec![];
     while seen.len() < 3 {
@@ -72,7 +101,7 @@ async fn watcher_sees_added_modified_deleted_in_order() {
 
 #[tokio::test]
 async fn pagination_over_5000_configmaps() {
-    let client = env().clusters[1].client().await.unwrap();
+    let client = env().clusters.last().unwrap().client().await.unwrap();
     let ns = unique_namespace(&client, "page").await.unwrap();
     let api: Api<ConfigMap> = Api::namespaced(client, &ns);
     create_many(&api, 5000).await;
@@ -101,7 +130,13 @@ async fn create_many(api: &Api<ConfigMap>, n: usize) {
     stream::iter(0..n)
         .map(|i| {
             let api = api.clone();
-            async move { api.create(&PostParams::default(), &cm(&format!("cm-{i:05}"), &[("i", "x")])).await }
+            async move {
+                api.create(
+                    &PostParams::default(),
+                    &cm(&format!("cm-{i:05}"), &[("i", "x")]),
+                )
+                .await
+            }
         })
         .buffer_unordered(32)
         .try_collect::<Vec<_>>()
@@ -114,7 +149,10 @@ async fn namespaced_and_cluster_scoped_paths() {
     let client = env().clusters[0].client().await.unwrap();
     let ns = unique_namespace(&client, "paths").await.unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
-    let created = cms.create(&PostParams::default(), &cm("p", &[])).await.unwrap();
+    let created = cms
+        .create(&PostParams::default(), &cm("p", &[]))
+        .await
+        .unwrap();
     assert_eq!(created.metadata.namespace.as_deref(), Some(ns.as_str()));
     // Creating in a namespace that does not exist is refused with 404, like a real cluster.
     let missing: Api<ConfigMap> = Api::namespaced(client.clone(), "does-not-exist");
@@ -124,7 +162,10 @@ async fn namespaced_and_cluster_scoped_paths() {
     }
     let name = format!("sc-{ns}");
     let sc = StorageClass {
-        metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            ..Default::default()
+        },
         provisioner: "example.com/csi".into(),
         ..Default::default()
     };
@@ -135,7 +176,10 @@ async fn namespaced_and_cluster_scoped_paths() {
     let raw: serde_json::Value = client.request(http_get(&url)).await.unwrap();
     assert_eq!(raw["metadata"]["name"], name.as_str());
     let all: Api<ConfigMap> = Api::all(client);
-    let listed = all.list(&ListParams::default().fields(&format!("metadata.namespace={ns}"))).await.unwrap();
+    let listed = all
+        .list(&ListParams::default().fields(&format!("metadata.namespace={ns}")))
+        .await
+        .unwrap();
     assert_eq!(listed.items.len(), 1);
     scs.delete(&name, &DeleteParams::default()).await.unwrap();
 }
@@ -146,7 +190,7 @@ fn http_get(path: &str) -> http::Request<Vec<u8>> {
 
 #[tokio::test]
 async fn finalizer_holds_deletion() {
-    let client = env().clusters[1].client().await.unwrap();
+    let client = env().clusters.last().unwrap().client().await.unwrap();
     let ns = unique_namespace(&client, "fin").await.unwrap();
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     let mut c = cm("f", &[]);
@@ -155,7 +199,13 @@ async fn finalizer_holds_deletion() {
     api.delete("f", &DeleteParams::default()).await.unwrap();
     let held = api.get("f").await.unwrap();
     assert!(held.metadata.deletion_timestamp.is_some());
-    api.patch("f", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.unwrap();
+    api.patch(
+        "f",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
     wait_for("configmap f gone", Duration::from_secs(10), || {
         let api = api.clone();
         async move { api.get_opt("f").await.unwrap().is_none().then_some(()) }
@@ -164,7 +214,9 @@ async fn finalizer_holds_deletion() {
     .unwrap();
     // Deleting the namespace deletes its content and then the namespace.
     let nss: Api<Namespace> = Api::all(client);
-    api.create(&PostParams::default(), &cm("g", &[])).await.unwrap();
+    api.create(&PostParams::default(), &cm("g", &[]))
+        .await
+        .unwrap();
     nss.delete(&ns, &DeleteParams::default()).await.unwrap();
     wait_for("namespace gone", Duration::from_secs(20), || {
         let nss = nss.clone();
@@ -182,7 +234,8 @@ async fn adminkubeconfig_reaches_the_mapped_cluster() {
     let project = unique_namespace(&garden, "garden-proj").await.unwrap();
     let target = &env.clusters[env.clusters.len() - 1];
     let gvk = GroupVersionKind::gvk("core.gardener.cloud", "v1beta1", "Shoot");
-    let shoots: Api<DynamicObject> = Api::namespaced_with(garden.clone(), &project, &ApiResource::from_gvk(&gvk));
+    let shoots: Api<DynamicObject> =
+        Api::namespaced_with(garden.clone(), &project, &ApiResource::from_gvk(&gvk));
     let shoot: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "core.gardener.cloud/v1beta1", "kind": "Shoot",
         "metadata": {"name": "app", "annotations": {"test.herbarium.io/cluster": target.name}},
@@ -194,10 +247,14 @@ async fn adminkubeconfig_reaches_the_mapped_cluster() {
     let marker = target.client().await.unwrap();
     let mark = unique_namespace(&marker, "marker").await.unwrap();
 
-    let url = format!("/apis/core.gardener.cloud/v1beta1/namespaces/{project}/shoots/app/adminkubeconfig");
+    let url = format!(
+        "/apis/core.gardener.cloud/v1beta1/namespaces/{project}/shoots/app/adminkubeconfig"
+    );
     let body = json!({"apiVersion": "authentication.gardener.cloud/v1alpha1", "kind": "AdminKubeconfigRequest",
         "spec": {"expirationSeconds": 600}});
-    let req = http::Request::post(&url).body(serde_json::to_vec(&body).unwrap()).unwrap();
+    let req = http::Request::post(&url)
+        .body(serde_json::to_vec(&body).unwrap())
+        .unwrap();
     let resp: serde_json::Value = garden.request(req).await.unwrap();
     assert_eq!(resp["spec"]["expirationSeconds"], 600);
     assert!(resp["status"]["expirationTimestamp"].is_string());
@@ -207,8 +264,12 @@ async fn adminkubeconfig_reaches_the_mapped_cluster() {
     Api::<Namespace>::all(client).get(&mark).await.unwrap();
 
     // A shoot that does not exist: 404.
-    let url = format!("/apis/core.gardener.cloud/v1beta1/namespaces/{project}/shoots/none/adminkubeconfig");
-    let req = http::Request::post(&url).body(serde_json::to_vec(&body).unwrap()).unwrap();
+    let url = format!(
+        "/apis/core.gardener.cloud/v1beta1/namespaces/{project}/shoots/none/adminkubeconfig"
+    );
+    let req = http::Request::post(&url)
+        .body(serde_json::to_vec(&body).unwrap())
+        .unwrap();
     match garden.request::<serde_json::Value>(req).await {
         Err(kube::Error::Api(s)) => assert_eq!(s.code, 404, "{s:?}"),
         other => panic!("expected 404, got {other:?}"),
@@ -256,6 +317,53 @@ async fn list_throughput() {
             }
         }
         let el = start.elapsed();
-        println!("listed {n} in {el:?}: {:.0} objects/s", n as f64 / el.as_secs_f64());
+        println!(
+            "listed {n} in {el:?}: {:.0} objects/s",
+            n as f64 / el.as_secs_f64()
+        );
+    }
+}
+
+#[tokio::test]
+async fn crd_schema_and_cel_validation() {
+    let client = env().clusters[0].client().await.unwrap();
+    let ns = unique_namespace(&client, "cel").await.unwrap();
+    let gvk = GroupVersionKind::gvk("snapshot.storage.k8s.io", "v1", "VolumeSnapshot");
+    let api: Api<DynamicObject> = Api::namespaced_with(client, &ns, &ApiResource::from_gvk(&gvk));
+    let snapshot = |source: serde_json::Value| -> DynamicObject {
+        serde_json::from_value(
+            json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+            "metadata": {"name": "s"}, "spec": {"source": source}}),
+        )
+        .unwrap()
+    };
+    let bad = snapshot(json!({"persistentVolumeClaimName": "a", "volumeSnapshotContentName": "b"}));
+    match api.create(&PostParams::default(), &bad).await {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.code, 422, "{s:?}");
+            assert!(
+                s.message
+                    .contains("exactly one of volumeSnapshotContentName"),
+                "{}",
+                s.message
+            );
+        }
+        other => panic!("expected 422 from the CEL rule, got {other:?}"),
+    }
+    api.create(
+        &PostParams::default(),
+        &snapshot(json!({"persistentVolumeClaimName": "a"})),
+    )
+    .await
+    .unwrap();
+    // Transition rule: spec.source is immutable.
+    let change = Patch::Merge(json!({"spec": {"source": {"persistentVolumeClaimName": "b"}}}));
+    match api.patch("s", &PatchParams::default(), &change).await {
+        Err(kube::Error::Api(s)) => assert!(
+            s.message.contains("spec.source is immutable"),
+            "{}",
+            s.message
+        ),
+        other => panic!("expected the immutability rule to refuse, got {other:?}"),
     }
 }
