@@ -78,7 +78,7 @@ host_tools() {
   command -v apt-get >/dev/null || fail "apt-get not found: this script needs a Debian-like host"
   [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] && [ -d /etc/ssl/certs ] && return 0
   say "installing host tools (ca-certificates, debian-archive-keyring)"
-  { [ -n "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial)" ] || apt-get update; } >>"$log" 2>&1 ||
+  { compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || apt-get update; } >>"$log" 2>&1 ||
     fail "apt-get update (host) failed; check network access to the Debian mirror (retry may help)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \
     debian-archive-keyring >>"$log" 2>&1 || fail "could not install ca-certificates/debian-archive-keyring"
@@ -138,11 +138,15 @@ if [ -x "$server" ] && [ -f "$root/.complete" ]; then print_env; exit 0; fi
 # ---- fetch and extract ------------------------------------------------------------------------
 started=$(date +%s)
 : >"$log"
+deb_of() { # deb_of PACKAGE VERSION: path of the downloaded .deb, or nothing
+  local f
+  for f in "$cache/debs/${1}_${2//:/%3a}_"*.deb; do [ -e "$f" ] && echo "$f"; return 0; done
+}
 fetch() {
   mkdir -p "$cache/debs"
   local need=() p v f
   while IFS='=' read -r p v; do
-    f=$(ls "$cache/debs/${p}_${v//:/%3a}_"*.deb 2>/dev/null | head -n1 || true)
+    f=$(deb_of "$p" "$v")
     [ -n "$f" ] || need+=("$p=$v")
   done <"$apt_dir/manifest"
   [ ${#need[@]} -eq 0 ] && return 0
@@ -161,19 +165,21 @@ if [ ! -f "$root/.complete" ]; then
   say "extracting $(wc -l <"$apt_dir/manifest") packages into $root"
   rm -rf "$root" && mkdir -p "$root"
   while IFS='=' read -r p v; do
-    f=$(ls "$cache/debs/${p}_${v//:/%3a}_"*.deb | head -n1)
+    f=$(deb_of "$p" "$v")
+    [ -n "$f" ] || fail "no .deb for $p=$v in $cache/debs"
     dpkg -x "$f" "$root" >>"$log" 2>&1 || fail "dpkg -x $f failed"
   done <"$apt_dir/manifest"
   touch "$root/.complete"
 fi
 
 # ---- build ------------------------------------------------------------------------------------
+# shellcheck disable=SC2012 # version sort of a glob
 goroot=$(ls -d "$root"/usr/lib/go-1.* 2>/dev/null | sort -V | tail -n1)
 [ -x "$goroot/bin/go" ] || fail "no Go toolchain in $root/usr/lib/go-1.* (golang-go's dependency changed?)"
 gopath=$cache/gopath-$pkg_hash
 pkg=herbarium.io/test-apiserver
 export GOROOT=$goroot GOPATH=$gopath:$root/usr/share/gocode GOCACHE=$cache/gocache
-export GO111MODULE=off GOTOOLCHAIN=local GOPROXY=off GOFLAGS= CGO_ENABLED=0 GOWORK=off
+export GO111MODULE=off GOTOOLCHAIN=local GOPROXY=off GOFLAGS='' CGO_ENABLED=0 GOWORK=off
 go=$goroot/bin/go
 mkdir -p "$gopath/src/$pkg" "$gopath/bin"
 find "$gopath/src/$pkg" -mindepth 1 -maxdepth 1 ! -name generated -exec rm -rf {} +
@@ -186,6 +192,7 @@ if [ ! -s "$gen" ] || [ "$(cat "$gen.packages" 2>/dev/null)" != "$pkgs" ]; then
   "$go" build -o "$gopath/bin/openapi-gen" k8s.io/kube-openapi/cmd/openapi-gen >>"$log" 2>&1 ||
     fail "building openapi-gen failed"
   : >"$gopath/boilerplate.txt"
+  # shellcheck disable=SC2086 # $pkgs is a list of package paths
   (cd "$gopath/src/$pkg" && PATH=$goroot/bin:$PATH "$gopath/bin/openapi-gen" \
     --go-header-file "$gopath/boilerplate.txt" --output-dir generated/openapi \
     --output-pkg "$pkg/generated/openapi" --output-file zz_generated.openapi.go \
