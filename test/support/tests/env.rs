@@ -367,3 +367,50 @@ async fn crd_schema_and_cel_validation() {
         other => panic!("expected the immutability rule to refuse, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn status_subresource_generate_name_and_label_selector() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let client = env().clusters[0].client().await.unwrap();
+    let ns = unique_namespace(&client, "status").await.unwrap();
+    let api: Api<Deployment> = Api::namespaced(client, &ns);
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"generateName": "web-", "labels": {"app": "web"}},
+        "spec": {"selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+        "status": {"replicas": 7}
+    }))
+    .unwrap();
+    let created = api.create(&PostParams::default(), &d).await.unwrap();
+    let name = created.metadata.name.clone().unwrap();
+    assert!(name.starts_with("web-") && name.len() > 4, "{name}");
+    assert_eq!(created.metadata.generation, Some(1));
+    assert_eq!(
+        created.status.and_then(|s| s.replicas),
+        None,
+        "status is dropped on create"
+    );
+    let st = json!({"status": {"readyReplicas": 1, "replicas": 1}});
+    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(st))
+        .await
+        .unwrap();
+    // A spec update through the main resource keeps the status and bumps the generation.
+    let spec = json!({"spec": {"replicas": 3}, "status": {"replicas": 0}});
+    let updated = api
+        .patch(&name, &PatchParams::default(), &Patch::Merge(spec))
+        .await
+        .unwrap();
+    assert_eq!(updated.metadata.generation, Some(2));
+    assert_eq!(updated.status.unwrap().ready_replicas, Some(1));
+    let selected = api
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .unwrap();
+    assert_eq!(selected.items.len(), 1);
+    let none = api
+        .list(&ListParams::default().labels("app=other"))
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+}
