@@ -26,7 +26,10 @@ if [[ -x hack/local-up.sh ]]; then
 fi
 
 step "cargo test"
-cargo test --locked --workspace --no-fail-fast
+results=$(mktemp /tmp/herbarium-test-results.XXXXXX)
+cargo test --locked --workspace --no-fail-fast 2>&1 | tee "$results"
+summary=$(awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped", p, f, i }' "$results")
+rm -f "$results"
 
 if [[ -n "$env_dir" ]]; then
   step "local environment down"
@@ -38,3 +41,4 @@ if [[ -n "$env_dir" ]]; then
   fi
 fi
 echo "hack/test.sh: all green"
+echo "tests: $summary"
