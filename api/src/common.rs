@@ -14,6 +14,18 @@ pub const LOCAL_NAME_RULE: &str =
 pub const LOCAL_NAME_MESSAGE: &str = "must be the name of an object in this namespace \
      (lowercase DNS subdomain); references to other namespaces are not allowed";
 
+/// CEL: an Azure storage account name.
+pub const STORAGE_ACCOUNT_RULE: &str = "self.matches('^[a-z0-9]{3,24}$')";
+pub const STORAGE_ACCOUNT_MESSAGE: &str =
+    "storageAccount must be 3-24 lowercase letters and digits";
+/// CEL: an Azure blob container name (length bounded by the schema's maxLength 63).
+pub const CONTAINER_RULE: &str = "self.matches('^[a-z0-9]([a-z0-9]|-[a-z0-9]){2,62}$')";
+pub const CONTAINER_MESSAGE: &str = "container must be 3-63 lowercase letters, digits and single \
+     hyphens, starting and ending with a letter or digit";
+/// CEL: an account URL the agent may send a bearer token to.
+pub const ENDPOINT_RULE: &str = "self.startsWith('https://') && !self.endsWith('/')";
+pub const ENDPOINT_MESSAGE: &str = "endpoint must be an https URL without a trailing '/'";
+
 /// What to include in a backup. Shared by `Backup`, `BackupSchedule`'s template and `BackupJob`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]

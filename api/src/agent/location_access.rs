@@ -31,17 +31,17 @@ use crate::garden::{ValidationReason, ValidationState};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct LocationAccessSpec {
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^[a-z0-9]{3,24}$')").message("storageAccount must be 3-24 lowercase letters and digits"))]
+    #[x_kube(validation = kube::core::Rule::new(crate::common::STORAGE_ACCOUNT_RULE).message(crate::common::STORAGE_ACCOUNT_MESSAGE))]
     #[schemars(length(max = 24))]
     pub storage_account: String,
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^[a-z0-9]([a-z0-9]|-[a-z0-9]){2,62}$')").message("container must be 3-63 lowercase letters, digits and single hyphens"))]
+    #[x_kube(validation = kube::core::Rule::new(crate::common::CONTAINER_RULE).message(crate::common::CONTAINER_MESSAGE))]
     #[schemars(length(max = 63))]
     pub container: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 512))]
     pub prefix: Option<String>,
     /// Account URL, https, no trailing '/'.
-    #[x_kube(validation = kube::core::Rule::new("self.startsWith('https://') && !self.endsWith('/')").message("endpoint must be an https URL without a trailing '/'"))]
+    #[x_kube(validation = kube::core::Rule::new(crate::common::ENDPOINT_RULE).message(crate::common::ENDPOINT_MESSAGE))]
     #[schemars(length(max = 2048))]
     pub endpoint: String,
     /// UID of this cluster as used in storage paths.

@@ -52,12 +52,12 @@ pub struct BackupLocationSpec {
 #[x_kube(validation = kube::core::Rule::new("!(has(self.cloud) && has(self.endpoint))").message("set at most one of cloud and endpoint"))]
 pub struct AzureBlobLocation {
     /// Storage account name: 3–24 lowercase letters and digits.
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^[a-z0-9]{3,24}$')").message("storageAccount must be 3-24 lowercase letters and digits"))]
+    #[x_kube(validation = kube::core::Rule::new(crate::common::STORAGE_ACCOUNT_RULE).message(crate::common::STORAGE_ACCOUNT_MESSAGE))]
     #[schemars(length(max = 24))]
     pub storage_account: String,
     /// Container name: 3–63 lowercase letters, digits and single hyphens, starting and ending with
     /// a letter or digit.
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^[a-z0-9]([a-z0-9]|-[a-z0-9]){2,62}$')").message("container must be 3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit"))]
+    #[x_kube(validation = kube::core::Rule::new(crate::common::CONTAINER_RULE).message(crate::common::CONTAINER_MESSAGE))]
     #[schemars(length(max = 63))]
     pub container: String,
     /// Path inside the container; no leading or trailing '/', no empty, '.' or '..' segments.
@@ -70,7 +70,7 @@ pub struct AzureBlobLocation {
     pub cloud: Option<AzureCloud>,
     /// Explicit account URL (https, no trailing '/'), e.g. for private endpoints or Azurite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = kube::core::Rule::new("self.startsWith('https://') && !self.endsWith('/')").message("endpoint must be an https URL without a trailing '/'"))]
+    #[x_kube(validation = kube::core::Rule::new(crate::common::ENDPOINT_RULE).message(crate::common::ENDPOINT_MESSAGE))]
     #[schemars(length(max = 2048))]
     pub endpoint: Option<String>,
 }
