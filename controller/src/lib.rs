@@ -1,0 +1,4 @@
+//! herbarium-controller's library: decisions as pure functions (no I/O), and later the code that
+//! talks to Kubernetes and Azure. `main.rs` only wires.
+
+pub mod schedule;
