@@ -1,4 +1,6 @@
 //! herbarium-controller's library: decisions as pure functions (no I/O), and later the code that
 //! talks to Kubernetes and Azure. `main.rs` only wires.
 
+pub mod discovery;
+pub mod location;
 pub mod schedule;
