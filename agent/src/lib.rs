@@ -1,0 +1,5 @@
+//! herbarium-agent's library: the backup format (pure: paths, entry names, metadata, all checked
+//! as untrusted input when read back), and later the code that talks to Kubernetes and Azure.
+//! `main.rs` only wires.
+
+pub mod format;
