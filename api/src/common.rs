@@ -5,8 +5,6 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// CEL: a DNS-1123 label (namespace names, mapping targets).
-pub const DNS_LABEL_RULE: &str = "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')";
 /// Names of objects in the same namespace. A `namespace/name` form is refused: a Backup, Restore or
 /// schedule only ever names objects of its own namespace (its Gardener project).
 pub const LOCAL_NAME_RULE: &str =
@@ -126,16 +124,6 @@ pub enum BackupPhase {
     Deleting,
 }
 
-impl BackupPhase {
-    /// True once the phase can no longer change by itself.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Self::Succeeded | Self::PartiallySucceeded | Self::Failed
-        )
-    }
-}
-
 /// Phase of a restore, in the garden and in the cluster.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum RestorePhase {
@@ -217,19 +205,6 @@ pub struct RuleAction {
     /// How long the command may run. Default: 60s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<crate::common::Duration>,
-}
-
-/// A time in status (RFC 3339).
-pub type Timestamp = Time;
-
-/// Adds `error` to a bounded list, dropping the oldest past [`crate::constants::MAX_STATUS_ERRORS`].
-pub fn push_bounded(errors: &mut Vec<ItemError>, error: ItemError) {
-    errors.push(error);
-    let max = crate::constants::MAX_STATUS_ERRORS;
-    if errors.len() > max {
-        let excess = errors.len() - max;
-        errors.drain(..excess);
-    }
 }
 
 /// Schema of a `name → name` map with bounded size, so that CEL rules over it have a bounded cost.

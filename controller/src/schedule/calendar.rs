@@ -5,8 +5,6 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-use super::CronExpr;
-
 /// How far ahead to look: enough for "29 February" (eight years across a skipped leap year).
 const HORIZON_DAYS: u64 = 366 * 8 + 2;
 
@@ -18,20 +16,6 @@ pub fn next(
     day: impl Fn(NaiveDate) -> bool,
     times: &[NaiveTime],
 ) -> DateTime<Utc> {
-    search(tz, after, day, |_| times.to_vec())
-}
-
-/// The first instant strictly after `after` that `expr` matches.
-pub fn next_cron(tz: Tz, after: DateTime<Utc>, expr: &CronExpr) -> DateTime<Utc> {
-    search(tz, after, |d| expr.matches_day(d), |_| expr.times())
-}
-
-fn search(
-    tz: Tz,
-    after: DateTime<Utc>,
-    day: impl Fn(NaiveDate) -> bool,
-    times: impl Fn(NaiveDate) -> Vec<NaiveTime>,
-) -> DateTime<Utc> {
     // Start a day early and compare every candidate with `after` as an instant: offsets change.
     let start = after.with_timezone(&tz).date_naive() - Days::new(1);
     for offset in 0..HORIZON_DAYS {
@@ -39,7 +23,7 @@ fn search(
         if !day(date) {
             continue;
         }
-        for t in times(date) {
+        for &t in times {
             if let Some(at) = resolve(tz, date.and_time(t))
                 && at > after
             {

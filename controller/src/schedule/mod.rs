@@ -146,7 +146,9 @@ impl Schedule {
             Kind::Monthly(days, t) => {
                 calendar::next(self.tz, after, |d| calendar::is_monthly_day(d, days), &[*t])
             }
-            Kind::Cron(expr) => calendar::next_cron(self.tz, after, expr),
+            Kind::Cron(expr) => {
+                calendar::next(self.tz, after, |d| expr.matches_day(d), &expr.times())
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 //! Injected faults and write conflicts of the ARM stand-in. Faults are process-wide settings of
-//! the stand-in, so these tests live in their own test binary (their own private environment).
+//! the stand-in, so these tests live in their own test binary: cargo runs test binaries one after
+//! another, and each test resets the faults it set before it ends.
 
 mod common;
 
@@ -8,6 +9,22 @@ use reqwest::Method;
 use serde_json::json;
 
 const V: &str = "?api-version=2023-01-31";
+
+/// Sets the stand-in's faults for `target` (`arm` or `blob`); `{}` clears them.
+async fn set_faults(target: &str, spec: serde_json::Value) {
+    let admin = env().var("HERBARIUM_FAKES_ADMIN");
+    let r = http()
+        .put(format!("{admin}/faults/{target}"))
+        .body(spec.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "setting {target} faults: {}",
+        r.status()
+    );
+}
 
 #[tokio::test]
 async fn concurrent_writes_to_one_identity_conflict_and_faults_inject() {
@@ -20,16 +37,7 @@ async fn concurrent_writes_to_one_identity_conflict_and_faults_inject() {
         Some(json!({"location": "westeurope"})),
     )
     .await;
-    let admin = env().var("HERBARIUM_FAKES_ADMIN");
-    let set = |spec: serde_json::Value| async move {
-        let r = http()
-            .put(format!("{admin}/faults/arm"))
-            .body(spec.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-    };
+    let set = |spec: serde_json::Value| set_faults("arm", spec);
     set(json!({"writeDurationMs": 800})).await;
     let put = |n: &str| {
         let url = format!(
@@ -114,16 +122,7 @@ async fn blob_proxy_refuses_anonymous_calls_and_injects_server_busy() {
     );
     assert!(r.headers().contains_key("www-authenticate"));
 
-    let admin = env().var("HERBARIUM_FAKES_ADMIN");
-    let set = |spec: serde_json::Value| async move {
-        let r = http()
-            .put(format!("{admin}/faults/blob"))
-            .body(spec.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-    };
+    let set = |spec: serde_json::Value| set_faults("blob", spec);
     set(json!({"errorPercent": 100})).await;
     let r = http().get(&url).send().await.unwrap();
     set(json!({})).await;
