@@ -71,13 +71,9 @@ ensure_signing_key "$DIR"
 
 # Ports and identifiers are chosen once per environment and kept, so a restart keeps its URLs.
 if [[ ! -s "$DIR/azure/ports.env" ]]; then
+  ports=$(free_ports 6) || die "no free ports on 127.0.0.1"
   {
-    echo "AZURITE_PORT=$(free_port)"
-    echo "ENTRA_PORT=$(free_port)"
-    echo "ARM_PORT=$(free_port)"
-    echo "BLOB_PORT=$(free_port)"
-    echo "ISSUER_PORT=$(free_port)"
-    echo "ADMIN_PORT=$(free_port)"
+    paste -d= <(printf '%s\n' AZURITE_PORT ENTRA_PORT ARM_PORT BLOB_PORT ISSUER_PORT ADMIN_PORT) <(echo "$ports")
     echo "TENANT_ID=$(new_uuid)"
     echo "SUBSCRIPTION_ID=$(new_uuid)"
     echo "RESOURCE_GROUP=herbarium-test"

@@ -43,7 +43,8 @@ fi
 
 eval "$("$repo/hack/build-test-apiserver.sh" --env)"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=hack/lib/ports.sh
+source "$repo/hack/lib/ports.sh"
 fail() {
   echo "local-up: $1" >&2
   if [ -n "${2:-}" ] && [ -f "$2" ]; then echo "--- last lines of $2:" >&2; tail -n 20 "$2" >&2; fi
@@ -58,7 +59,7 @@ start() { # start NAME CMD...: run in the background, record the pid
 }
 started=$(date +%s.%N)
 
-client_port=$(free_port) peer_port=$(free_port)
+{ read -r client_port; read -r peer_port; } < <(free_ports 2) || fail "no free ports on 127.0.0.1"
 rm -rf "$dir/etcd"
 start etcd "$HERBARIUM_ETCD" --name local --data-dir "$dir/etcd" \
   --listen-client-urls "http://127.0.0.1:$client_port" --advertise-client-urls "http://127.0.0.1:$client_port" \

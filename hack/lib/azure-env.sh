@@ -14,18 +14,8 @@ die() { echo "error: $*" >&2; exit 1; }
 
 b64url() { basenc --base64url -w0 | tr -d '='; }
 
-# Print a TCP port on 127.0.0.1 that nothing listens on now.
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found on 127.0.0.1"
-}
+# shellcheck source=hack/lib/ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 new_uuid() { cat /proc/sys/kernel/random/uuid; }
 
