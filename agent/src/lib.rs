@@ -3,3 +3,4 @@
 //! `main.rs` only wires.
 
 pub mod format;
+pub mod store;
