@@ -144,6 +144,12 @@ mod tests {
                 "{what} must be refused"
             );
         }
+        let mut v = sample();
+        v["extra"] = json!(1);
+        assert!(
+            parse_index(v.to_string().as_bytes()).is_err(),
+            "unknown field"
+        );
         let huge = vec![b' '; MAX_INDEX_BYTES + 1];
         assert!(
             parse_index(&huge)
