@@ -3,8 +3,10 @@
 
 pub mod cluster_status;
 pub mod discovery;
+pub mod leader;
 pub mod location;
 pub mod metrics;
 pub mod reconcile;
+pub mod run;
 pub mod schedule;
 pub mod time;

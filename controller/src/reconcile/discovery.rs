@@ -58,6 +58,7 @@ pub fn adopter(ctx: &Context, shoot: &Shoot) -> Option<Arc<DiscoveryConfig>> {
 /// Creates the Cluster of an adopted Shoot, or points an existing one at the current Shoot UID and
 /// config; writes nothing when it already matches.
 pub async fn reconcile_shoot(shoot: Arc<Shoot>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.stores.ready().await;
     let Some(config) = adopter(&ctx, &shoot) else {
         return Ok(Action::await_change());
     };
@@ -192,6 +193,7 @@ pub async fn reconcile_config(
     config: Arc<DiscoveryConfig>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    ctx.stores.ready().await;
     let status = config_status(
         &config,
         &ctx.stores.shoots.state(),

@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod clients;
+pub mod cluster;
 pub mod conditions;
 pub mod discovery;
 pub mod location;
@@ -39,6 +40,8 @@ pub struct Context {
     /// Clients for the registered clusters.
     pub clusters: Arc<dyn AgentClients>,
     pub metrics: Arc<Metrics>,
+    /// Azure identities, issuer checks and agent installs (see [`cluster::Registrar`]).
+    pub registrar: Arc<dyn cluster::Registrar>,
     /// Caches of the garden objects several reconcilers look through.
     pub stores: Stores,
 }
@@ -50,6 +53,17 @@ pub struct Stores {
     pub projects: Store<Project>,
     pub configs: Store<DiscoveryConfig>,
     pub clusters: Store<Cluster>,
+}
+
+impl Stores {
+    /// Waits until every cache has been filled once. Reconcilers that conclude something from an
+    /// object's absence (a Cluster whose Shoot is missing is deleted) call this first.
+    pub async fn ready(&self) {
+        let _ = self.shoots.wait_until_ready().await;
+        let _ = self.projects.wait_until_ready().await;
+        let _ = self.configs.wait_until_ready().await;
+        let _ = self.clusters.wait_until_ready().await;
+    }
 }
 
 /// Why a reconcile failed. [`Error::retryable`] decides how soon it runs again.
