@@ -2,5 +2,7 @@
 //! talks to Kubernetes and Azure. `main.rs` only wires.
 
 pub mod discovery;
+pub mod identity;
 pub mod location;
 pub mod schedule;
+pub mod tls;
