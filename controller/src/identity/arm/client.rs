@@ -43,6 +43,39 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Where ARM is and how to call it.
+#[derive(Clone, Debug)]
+pub struct ArmConfig {
+    /// Base URL, default <https://management.azure.com>.
+    pub endpoint: String,
+    /// Token scope, default `https://management.azure.com/.default` (also for a test endpoint).
+    pub scope: String,
+    pub retry: RetryPolicy,
+}
+
+impl Default for ArmConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: DEFAULT_ARM_ENDPOINT.to_string(),
+            scope: DEFAULT_ARM_SCOPE.to_string(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl ArmConfig {
+    /// The defaults, with the endpoint from `HERBARIUM_ARM_ENDPOINT` when set.
+    pub fn from_env() -> Self {
+        let mut c = Self::default();
+        if let Ok(e) = std::env::var("HERBARIUM_ARM_ENDPOINT")
+            && !e.is_empty()
+        {
+            c.endpoint = e;
+        }
+        c
+    }
+}
+
 /// One answer of ARM: status and JSON body (`Null` when empty).
 #[derive(Debug)]
 pub(crate) struct Answer {

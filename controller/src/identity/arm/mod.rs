@@ -18,7 +18,7 @@ use azure_core::credentials::TokenCredential;
 use azure_core::http::Method;
 use serde_json::Value;
 
-pub use client::{DEFAULT_ARM_ENDPOINT, DEFAULT_ARM_SCOPE, RetryPolicy};
+pub use client::{ArmConfig, DEFAULT_ARM_ENDPOINT, DEFAULT_ARM_SCOPE, RetryPolicy};
 pub use credential::{WorkloadIdentityOptions, workload_identity_credential};
 
 use self::client::ArmClient;
@@ -39,39 +39,6 @@ pub const ROLE_ASSIGNMENTS_API_VERSION: &str = "2022-04-01";
 /// Observe–plan–execute rounds before giving up; one round normally suffices, a second grants
 /// role assignments to a just-created principal.
 const MAX_ROUNDS: usize = 4;
-
-/// Where ARM is and how to call it.
-#[derive(Clone, Debug)]
-pub struct ArmConfig {
-    /// Base URL, default <https://management.azure.com>.
-    pub endpoint: String,
-    /// Token scope, default `https://management.azure.com/.default` (also for a test endpoint).
-    pub scope: String,
-    pub retry: RetryPolicy,
-}
-
-impl Default for ArmConfig {
-    fn default() -> Self {
-        Self {
-            endpoint: DEFAULT_ARM_ENDPOINT.to_string(),
-            scope: DEFAULT_ARM_SCOPE.to_string(),
-            retry: RetryPolicy::default(),
-        }
-    }
-}
-
-impl ArmConfig {
-    /// The defaults, with the endpoint from `HERBARIUM_ARM_ENDPOINT` when set.
-    pub fn from_env() -> Self {
-        let mut c = Self::default();
-        if let Ok(e) = std::env::var("HERBARIUM_ARM_ENDPOINT")
-            && !e.is_empty()
-        {
-            c.endpoint = e;
-        }
-        c
-    }
-}
 
 /// Identities through Azure Resource Manager.
 #[derive(Debug)]
