@@ -1,6 +1,7 @@
 //! herbarium-controller's library: decisions as pure functions (no I/O), and later the code that
 //! talks to Kubernetes and Azure. `main.rs` only wires.
 
+pub mod access;
 pub mod discovery;
 pub mod identity;
 pub mod location;
