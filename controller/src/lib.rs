@@ -2,6 +2,7 @@
 //! talks to Kubernetes and Azure. `main.rs` only wires.
 
 pub mod access;
+pub mod agent_install;
 pub mod discovery;
 pub mod identity;
 pub mod location;
