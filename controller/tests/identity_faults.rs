@@ -3,24 +3,42 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
 use herbarium_controller::identity::IdentityProvider;
-use herbarium_controller::identity::arm::RetryPolicy;
+use herbarium_controller::identity::arm::{ArmIdentities, ArmOutcome, RetryPolicy};
 use herbarium_test_support::azure;
 use serde_json::json;
+
+type Counts = Arc<Mutex<BTreeMap<&'static str, u32>>>;
+
+/// A provider that counts the outcome of every ARM request.
+fn counted(retry: RetryPolicy) -> (ArmIdentities, Counts) {
+    let counts: Counts = Arc::default();
+    let c = counts.clone();
+    let arm = provider(retry).with_observer(Arc::new(move |o: ArmOutcome| {
+        *c.lock().unwrap().entry(o.as_str()).or_default() += 1;
+    }));
+    (arm, counts)
+}
+
+fn count(counts: &Counts, outcome: &str) -> u32 {
+    counts.lock().unwrap().get(outcome).copied().unwrap_or(0)
+}
 
 #[tokio::test]
 async fn converges_under_faults_and_serialises_writes_to_one_identity() {
     let a = azure();
+    a.clear_faults().await; // in case an earlier failed run left some behind
     let retry = RetryPolicy {
         max_attempts: 8,
         base_delay: Duration::from_millis(50),
         max_delay: Duration::from_secs(2),
     };
-    let arm = Arc::new(provider(retry));
+    let (arm, counts) = counted(retry);
     let issuer = a.mint("cluster-2", &["--print-issuer"]);
 
     // 20 % of ARM calls throttled (429 + Retry-After) and 20 % failing with 500/503.
@@ -50,14 +68,25 @@ async fn converges_under_faults_and_serialises_writes_to_one_identity() {
     );
     assert_eq!(h.assignment_scopes, vec![scope.clone()]);
     assert!(infos.iter().all(|i| i.client_id == infos[0].client_id));
+    assert!(
+        count(&counts, "throttled") > 0 && count(&counts, "server_error") > 0,
+        "the faults were hit and retried: {counts:?}"
+    );
 
     // Each ARM write holds the identity for 400 ms: concurrent ensures of one cluster would get
-    // 409 from ARM if the provider did not serialise them.
+    // 409 from ARM if the provider did not serialise them. No retries here, so a single 409
+    // would fail an ensure.
+    let once = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let (serial, serial_counts) = counted(once);
+    let serial = Arc::new(serial);
     a.set_faults("arm", json!({"writeDurationMs": 400})).await;
     let busy = unique_cluster("busy");
     let tasks: Vec<_> = (0..4)
         .map(|i| {
-            let (arm, busy, issuer) = (arm.clone(), busy.clone(), issuer.clone());
+            let (arm, busy, issuer) = (serial.clone(), busy.clone(), issuer.clone());
             tokio::spawn(async move {
                 let d = desired(&busy, &format!("{issuer}-{}", i % 2), &[]);
                 arm.ensure(&d).await
@@ -76,6 +105,7 @@ async fn converges_under_faults_and_serialises_writes_to_one_identity() {
             r.as_ref().err()
         );
     }
+    assert_eq!(count(&serial_counts, "conflict"), 0, "{serial_counts:?}");
     let h = held(&busy, "").await;
     assert_eq!(h.identities.len(), 1, "{h:?}");
     assert_eq!(h.identities[0].1.len(), 1, "one credential left: {h:?}");

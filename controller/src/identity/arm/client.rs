@@ -17,64 +17,8 @@ use azure_core::http::{
 };
 use serde_json::Value;
 
+use super::config::{ArmObserver, ArmOutcome, RetryPolicy};
 use crate::identity::IdentityError;
-
-/// Token scope of Azure Resource Manager (public cloud; the test stand-in checks this too).
-pub const DEFAULT_ARM_SCOPE: &str = "https://management.azure.com/.default";
-pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
-
-/// How hard to try before giving up on one call.
-#[derive(Clone, Debug)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    /// First backoff without Retry-After; doubles per attempt.
-    pub base_delay: Duration,
-    /// Upper bound of any wait, Retry-After included (a longer one is the next reconcile's job).
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 6,
-            base_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Where ARM is and how to call it.
-#[derive(Clone, Debug)]
-pub struct ArmConfig {
-    /// Base URL, default <https://management.azure.com>.
-    pub endpoint: String,
-    /// Token scope, default `https://management.azure.com/.default` (also for a test endpoint).
-    pub scope: String,
-    pub retry: RetryPolicy,
-}
-
-impl Default for ArmConfig {
-    fn default() -> Self {
-        Self {
-            endpoint: DEFAULT_ARM_ENDPOINT.to_string(),
-            scope: DEFAULT_ARM_SCOPE.to_string(),
-            retry: RetryPolicy::default(),
-        }
-    }
-}
-
-impl ArmConfig {
-    /// The defaults, with the endpoint from `HERBARIUM_ARM_ENDPOINT` when set.
-    pub fn from_env() -> Self {
-        let mut c = Self::default();
-        if let Ok(e) = std::env::var("HERBARIUM_ARM_ENDPOINT")
-            && !e.is_empty()
-        {
-            c.endpoint = e;
-        }
-        c
-    }
-}
 
 /// One answer of ARM: status and JSON body (`Null` when empty).
 #[derive(Debug)]
@@ -83,11 +27,21 @@ pub(crate) struct Answer {
     pub body: Value,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct ArmClient {
     pipeline: Pipeline,
     endpoint: String,
     retry: RetryPolicy,
+    pub(crate) observer: Option<ArmObserver>,
+}
+
+impl std::fmt::Debug for ArmClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArmClient")
+            .field("endpoint", &self.endpoint)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ArmClient {
@@ -119,6 +73,7 @@ impl ArmClient {
             pipeline,
             endpoint: endpoint.trim_end_matches('/').to_string(),
             retry,
+            observer: None,
         }
     }
 
@@ -178,19 +133,28 @@ impl ArmClient {
             .await
         {
             Ok(r) => r,
-            Err(e) => return (Err(sdk_error(method, path, &e)), None),
+            Err(e) => {
+                let err = sdk_error(method, path, &e);
+                self.observe(match err {
+                    IdentityError::Credential { .. } => ArmOutcome::NoToken,
+                    _ => ArmOutcome::NoAnswer,
+                });
+                return (Err(err), None);
+            }
         };
         let status = u16::from(response.status());
-        let retry_after = response
-            .headers()
-            .get_optional_str(&RETRY_AFTER)
-            .or_else(|| {
-                response
-                    .headers()
-                    .get_optional_str(&HeaderName::from_static("x-ms-retry-after-ms"))
-            })
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        self.observe(ArmOutcome::from_status(status));
+        let headers = response.headers();
+        let number = |name: &HeaderName| {
+            headers
+                .get_optional_str(name)
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        // Retry-After in seconds (an HTTP date is ignored: the backoff applies), or ARM's
+        // millisecond variant.
+        let retry_after = number(&HeaderName::from_static("x-ms-retry-after-ms"))
+            .map(Duration::from_millis)
+            .or_else(|| number(&RETRY_AFTER).map(Duration::from_secs));
         let bytes = response.into_body();
         let body: Value = if bytes.is_empty() {
             Value::Null
@@ -215,6 +179,14 @@ impl ArmClient {
             message,
         };
         (Err(err), retry_after)
+    }
+}
+
+impl ArmClient {
+    fn observe(&self, outcome: ArmOutcome) {
+        if let Some(o) = &self.observer {
+            o(outcome);
+        }
     }
 }
 

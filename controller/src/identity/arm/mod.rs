@@ -9,7 +9,9 @@
 //! one identity with 409.
 
 mod client;
+mod config;
 mod credential;
+mod execute;
 mod model;
 
 use std::sync::Arc;
@@ -18,15 +20,15 @@ use azure_core::credentials::TokenCredential;
 use azure_core::http::Method;
 use serde_json::Value;
 
-pub use client::{ArmConfig, DEFAULT_ARM_ENDPOINT, DEFAULT_ARM_SCOPE, RetryPolicy};
+pub use config::{
+    ArmConfig, ArmObserver, ArmOutcome, DEFAULT_ARM_ENDPOINT, DEFAULT_ARM_SCOPE, RetryPolicy,
+};
 pub use credential::{WorkloadIdentityOptions, workload_identity_credential};
 
 use self::client::ArmClient;
 use super::lock::KeyedLock;
-use super::names::{
-    blob_contributor_role, credential_name, identity_name, identity_tags, role_assignment_name,
-};
-use super::plan::{Action, DesiredState, ObservedState, plan, plan_delete};
+use super::names::{blob_contributor_role, credential_name, identity_name, identity_tags};
+use super::plan::{DesiredState, ObservedState, plan, plan_delete};
 use super::{
     AzureTarget, ClusterKey, DesiredIdentity, IdentityError, IdentityInfo, IdentityProvider,
 };
@@ -84,6 +86,12 @@ impl ArmIdentities {
             ),
             locks: KeyedLock::default(),
         }
+    }
+
+    /// Reports the outcome of every ARM request to `observer` (for metrics).
+    pub fn with_observer(mut self, observer: ArmObserver) -> Self {
+        self.arm.observer = Some(observer);
+        self
     }
 
     async fn identity_call(
@@ -153,81 +161,6 @@ impl ArmIdentities {
             credentials: model::credentials(&creds.body),
             assignments,
         })
-    }
-
-    async fn execute(
-        &self,
-        action: &Action,
-        target: &AzureTarget,
-        path: &str,
-        desired: &DesiredState,
-        observed: &ObservedState,
-    ) -> Result<(), IdentityError> {
-        let not_found = |op: &str, resource: &str| IdentityError::Arm {
-            operation: op.to_string(),
-            resource: resource.to_string(),
-            status: 404,
-            code: "NotFound".into(),
-            message: "the parent resource disappeared during the write".into(),
-        };
-        match action {
-            Action::PutIdentity => {
-                let body = model::identity_body(&target.location, &desired.tags);
-                let a = self.identity_call(Method::Put, path, Some(&body)).await?;
-                if a.status == 404 {
-                    return Err(not_found("PUT", path));
-                }
-            }
-            Action::PutCredential => {
-                let p = format!(
-                    "{path}/federatedIdentityCredentials/{}",
-                    desired.credential_name
-                );
-                let body = model::credential_body(desired);
-                if self
-                    .identity_call(Method::Put, &p, Some(&body))
-                    .await?
-                    .status
-                    == 404
-                {
-                    return Err(not_found("PUT", &p));
-                }
-            }
-            Action::DeleteCredential { name } => {
-                let p = format!("{path}/federatedIdentityCredentials/{name}");
-                self.identity_call(Method::Delete, &p, None).await?;
-            }
-            Action::PutRoleAssignment { scope } => {
-                let principal = observed
-                    .identity
-                    .as_ref()
-                    .map(|i| i.principal_id.as_str())
-                    .unwrap_or_default();
-                let name = role_assignment_name(principal, &desired.role_definition_id, scope);
-                let p = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}");
-                let body = model::assignment_body(&desired.role_definition_id, principal);
-                match self
-                    .arm
-                    .call(Method::Put, &p, ROLE_ASSIGNMENTS_API_VERSION, Some(&body))
-                    .await
-                {
-                    Ok(a) if a.status == 404 => return Err(not_found("PUT", &p)),
-                    Ok(_) => {}
-                    // A retried PUT whose first attempt got through: it exists, which is the goal.
-                    Err(IdentityError::Arm { code, .. }) if code == "RoleAssignmentExists" => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Action::DeleteRoleAssignment { id } => {
-                self.arm
-                    .call(Method::Delete, id, ROLE_ASSIGNMENTS_API_VERSION, None)
-                    .await?;
-            }
-            Action::DeleteIdentity => {
-                self.identity_call(Method::Delete, path, None).await?;
-            }
-        }
-        Ok(())
     }
 }
 
