@@ -28,6 +28,9 @@ pub const SYNC_REQUESTED_ANNOTATION: &str = "herbarium.io/sync-requested";
 pub const VALIDATE_REQUESTED_ANNOTATION: &str = "herbarium.io/validate-requested";
 /// `"true"` on a Backup, then delete it: the record goes, the data stays (listed as orphaned).
 pub const FORCE_DELETE_ANNOTATION: &str = "herbarium.io/force-delete";
+/// The agent version that installed an object (label on everything the controller installs into a
+/// cluster for the agent); objects of other versions are pruned.
+pub const AGENT_VERSION_LABEL: &str = "herbarium.io/agent-version";
 /// The agent's version, on its heartbeat Lease.
 pub const AGENT_VERSION_ANNOTATION: &str = "herbarium.io/agent-version";
 
