@@ -2,5 +2,6 @@
 //! as untrusted input when read back), and later the code that talks to Kubernetes and Azure.
 //! `main.rs` only wires.
 
+pub mod archive;
 pub mod format;
 pub mod store;
