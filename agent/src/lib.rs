@@ -4,4 +4,5 @@
 
 pub mod archive;
 pub mod format;
+pub mod restore;
 pub mod store;
