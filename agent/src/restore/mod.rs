@@ -6,8 +6,11 @@
 //! (create or replace one object), `run` (read, verify, then apply stage by stage) and `job`
 //! (the RestoreJob controller).
 
+pub mod apply;
 pub mod filter;
+pub mod job;
 pub mod order;
+pub mod run;
 pub mod tally;
 pub mod transform;
 pub mod volumes;

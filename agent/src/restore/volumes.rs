@@ -53,13 +53,14 @@ pub fn parse_volumes(bytes: &[u8]) -> Result<Vec<VolumeRecord>, String> {
 
 /// Name of the VolumeSnapshot (and VolumeSnapshotContent) a restore creates for a PVC:
 /// deterministic per restore job, so a rerun finds its own objects, and at most 253 characters.
-pub fn restore_snapshot_name(job_uid: &str, pvc: &str) -> String {
+/// The source namespace is part of it: VolumeSnapshotContents are cluster-scoped.
+pub fn restore_snapshot_name(job_uid: &str, namespace: &str, pvc: &str) -> String {
     let short: String = job_uid
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .take(8)
         .collect();
-    let mut name = format!("hb-{short}-{pvc}");
+    let mut name = format!("hb-{short}-{namespace}-{pvc}");
     name.truncate(253);
     name.trim_end_matches(['-', '.']).to_string()
 }
@@ -122,9 +123,9 @@ mod tests {
 
     #[test]
     fn snapshot_objects_point_at_each_other() {
-        let name = restore_snapshot_name("1234abcd-ef00-0000-0000-000000000000", "data");
-        assert_eq!(name, "hb-1234abcd-data");
-        let long = restore_snapshot_name("u", &"p".repeat(300));
+        let name = restore_snapshot_name("1234abcd-ef00-0000-0000-000000000000", "shop", "data");
+        assert_eq!(name, "hb-1234abcd-shop-data");
+        let long = restore_snapshot_name("u", "n", &"p".repeat(300));
         assert_eq!(long.len(), 253);
         let (content, snapshot) = snapshot_objects(&record(), "shop-copy", &name);
         assert_eq!(
