@@ -6,3 +6,4 @@ pub mod archive;
 pub mod format;
 pub mod restore;
 pub mod store;
+pub mod sync;
