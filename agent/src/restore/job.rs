@@ -77,12 +77,24 @@ pub async fn reconcile<S: BlobStore>(
     job: Arc<RestoreJob>,
     ctx: Arc<RestoreContext<S>>,
 ) -> Result<Action, JobError> {
-    let status = job.status.clone().unwrap_or_default();
-    if finished(status.run.phase) {
+    if finished(job.status.as_ref().and_then(|s| s.run.phase)) {
         return Ok(Action::await_change());
     }
     let name = job.name_any();
     let api: Api<RestoreJob> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    // The controller's cache may not have seen our own last status write yet: a restore that
+    // just finished would otherwise run again. Read the job itself before deciding.
+    let Some(job) = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| JobError::Status(name.clone(), e))?
+    else {
+        return Ok(Action::await_change());
+    };
+    let status = job.status.clone().unwrap_or_default();
+    if finished(status.run.phase) {
+        return Ok(Action::await_change());
+    }
     let start = status.run.start_time.clone().unwrap_or_else(now);
     let generation = job.metadata.generation;
     let write = {

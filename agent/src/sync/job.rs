@@ -165,14 +165,18 @@ pub async fn reconcile<S: BlobStore>(
     job: Arc<SyncJob>,
     ctx: Arc<SyncContext<S>>,
 ) -> Result<Action, SyncError> {
+    let name = job.name_any();
+    let api: Api<SyncJob> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    // Read the job itself: the controller's cache may not have seen our last status write.
+    let Some(job) = api.get_opt(&name).await? else {
+        return Ok(Action::await_change());
+    };
     let status = job.status.clone().unwrap_or_default();
     let generation = job.metadata.generation;
     let done = matches!(status.phase, Some(SyncPhase::Succeeded | SyncPhase::Failed));
     if done && status_generation(&job) == generation {
         return Ok(Action::await_change());
     }
-    let name = job.name_any();
-    let api: Api<SyncJob> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     let start = Time(Timestamp::now());
     let mut s = SyncJobStatus {
         phase: Some(SyncPhase::InProgress),
