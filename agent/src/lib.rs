@@ -2,5 +2,9 @@
 //! as untrusted input when read back), and later the code that talks to Kubernetes and Azure.
 //! `main.rs` only wires.
 
+pub mod backup;
+pub mod context;
 pub mod format;
+pub mod metrics;
 pub mod store;
+pub mod validate;

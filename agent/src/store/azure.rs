@@ -61,9 +61,8 @@ impl AzureSettings {
                     ca.display()
                 ))
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                StoreError::Network(format!("CA file {}: {e}", ca.display()))
-            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| StoreError::Network(format!("CA file {}: {e}", ca.display())))?;
             builder = builder.tls_certs_merge(certs);
         }
         let http = builder
@@ -94,8 +93,14 @@ impl AzureSettings {
                  AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE"
             ))
         };
-        let client_id = self.client_id.clone().ok_or_else(|| missing("AZURE_CLIENT_ID"))?;
-        let tenant_id = self.tenant_id.clone().ok_or_else(|| missing("AZURE_TENANT_ID"))?;
+        let client_id = self
+            .client_id
+            .clone()
+            .ok_or_else(|| missing("AZURE_CLIENT_ID"))?;
+        let tenant_id = self
+            .tenant_id
+            .clone()
+            .ok_or_else(|| missing("AZURE_TENANT_ID"))?;
         let file = self
             .token_file
             .clone()
@@ -194,7 +199,10 @@ fn describe(e: &azure_core::Error) -> String {
     if !text.contains("AADSTS") {
         let debug = format!("{e:?}");
         if let Some(i) = debug.find("AADSTS") {
-            let code: String = debug[i..].chars().take_while(|c| c.is_alphanumeric()).collect();
+            let code: String = debug[i..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric())
+                .collect();
             text.push_str(&format!(" ({code})"));
         }
     }

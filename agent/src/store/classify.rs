@@ -20,11 +20,26 @@ mod kind {
 
 /// Entra ID error codes users meet with workload identity, and what each means.
 const AADSTS_HINTS: [(&str, &str); 7] = [
-    ("AADSTS700016", "the client ID (AZURE_CLIENT_ID) is not known to the tenant"),
-    ("AADSTS70021", "the identity has no federated credential matching this cluster's token"),
-    ("AADSTS700211", "no federated credential of the identity trusts this cluster's issuer"),
-    ("AADSTS700213", "no federated credential matches the token's subject"),
-    ("AADSTS700212", "no federated credential matches the token's audience"),
+    (
+        "AADSTS700016",
+        "the client ID (AZURE_CLIENT_ID) is not known to the tenant",
+    ),
+    (
+        "AADSTS70021",
+        "the identity has no federated credential matching this cluster's token",
+    ),
+    (
+        "AADSTS700211",
+        "no federated credential of the identity trusts this cluster's issuer",
+    ),
+    (
+        "AADSTS700213",
+        "no federated credential matches the token's subject",
+    ),
+    (
+        "AADSTS700212",
+        "no federated credential matches the token's audience",
+    ),
     ("AADSTS700024", "the service-account token has expired"),
     ("AADSTS90002", "the tenant (AZURE_TENANT_ID) does not exist"),
 ];
@@ -51,8 +66,9 @@ pub(crate) fn classify(
             "{what}: the storage endpoint was not reached: {text}"
         )),
         Kind::Http | Kind::Other => match (status, code) {
-            (Some(403), Some(c)) if c.starts_with("AuthorizationPermissionMismatch")
-                || c == "AuthorizationFailure" =>
+            (Some(403), Some(c))
+                if c.starts_with("AuthorizationPermissionMismatch")
+                    || c == "AuthorizationFailure" =>
             {
                 StoreError::Authorization(format!(
                     "{what}: the agent's identity lacks the role \"Storage Blob Data Contributor\" \
@@ -87,12 +103,31 @@ mod tests {
     #[test]
     fn every_failure_users_meet_has_its_reason_and_hint() {
         let c = |kind, status, code, text| classify("writing x", kind, status, code, text);
-        let auth = c(Kind::Credential, None, None, "invalid_request: AADSTS70021: No matching");
-        assert!(matches!(&auth, StoreError::Authentication(m) if m.contains("AADSTS70021: the identity has no federated")));
-        let unknown = c(Kind::Credential, None, None, "unauthorized_client AADSTS700016");
+        let auth = c(
+            Kind::Credential,
+            None,
+            None,
+            "invalid_request: AADSTS70021: No matching",
+        );
+        assert!(
+            matches!(&auth, StoreError::Authentication(m) if m.contains("AADSTS70021: the identity has no federated"))
+        );
+        let unknown = c(
+            Kind::Credential,
+            None,
+            None,
+            "unauthorized_client AADSTS700016",
+        );
         assert!(unknown.to_string().contains("AZURE_CLIENT_ID"));
-        let role = c(Kind::Http, Some(403), Some("AuthorizationPermissionMismatch"), "");
-        assert!(matches!(&role, StoreError::Authorization(m) if m.contains("Storage Blob Data Contributor")));
+        let role = c(
+            Kind::Http,
+            Some(403),
+            Some("AuthorizationPermissionMismatch"),
+            "",
+        );
+        assert!(
+            matches!(&role, StoreError::Authorization(m) if m.contains("Storage Blob Data Contributor"))
+        );
         assert!(matches!(
             c(Kind::Http, Some(404), Some("ContainerNotFound"), ""),
             StoreError::ContainerNotFound(_)
@@ -101,7 +136,10 @@ mod tests {
             c(Kind::Http, Some(404), Some("BlobNotFound"), ""),
             StoreError::NotFound(_)
         ));
-        assert!(matches!(c(Kind::Http, Some(401), None, "expired"), StoreError::Authentication(_)));
+        assert!(matches!(
+            c(Kind::Http, Some(401), None, "expired"),
+            StoreError::Authentication(_)
+        ));
         let net = c(Kind::Network, None, None, "connection refused");
         assert!(net.retryable() && net.to_string().contains("connection refused"));
         let busy = c(Kind::Http, Some(503), Some("ServerBusy"), "");

@@ -1,0 +1,4 @@
+//! Backups: what to take (pure selection), the streaming archive writer, the run itself, the
+//! BackupJob controller with its deletion finalizer.
+
+pub mod archive;
