@@ -2,3 +2,5 @@
 //! BackupJob controller with its deletion finalizer.
 
 pub mod archive;
+pub mod clean;
+pub mod select;
