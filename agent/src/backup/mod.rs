@@ -3,4 +3,8 @@
 
 pub mod archive;
 pub mod clean;
+pub mod delete;
+pub mod kube_io;
+pub mod run;
 pub mod select;
+pub mod status;
