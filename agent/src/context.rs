@@ -1,11 +1,9 @@
 //! What every reconciler shares. Controllers get an `Arc<Context<F>>`; the restore and sync
 //! controllers are added next to the backup ones with the same context (see `controllers.rs`).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use herbarium_api::agent::LocationAccessSpec;
 use kube::Client;
+use tokio::sync::watch;
 
 use crate::metrics::Metrics;
 use crate::store::{BlobStore, StoreError};
@@ -24,7 +22,7 @@ pub struct Context<F: StoreFactory> {
     pub stores: F,
     pub metrics: Metrics,
     /// Set on SIGTERM: no new jobs start; running ones finish or fail within the grace period.
-    pub stopping: Arc<AtomicBool>,
+    pub stopping: watch::Sender<bool>,
     pub settings: Settings,
 }
 
@@ -41,6 +39,8 @@ pub struct Settings {
     pub upload_concurrency: usize,
     /// Objects per LIST page.
     pub page_size: u32,
+    /// After SIGTERM, how long a running backup may go on before it is marked Failed.
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -51,6 +51,7 @@ impl Default for Settings {
             block_bytes: 4 * 1024 * 1024,
             upload_concurrency: 4,
             page_size: 500,
+            shutdown_grace: std::time::Duration::from_secs(20),
         }
     }
 }
@@ -62,12 +63,25 @@ impl<F: StoreFactory> Context<F> {
             namespace: namespace.to_string(),
             stores,
             metrics,
-            stopping: Arc::new(AtomicBool::new(false)),
+            stopping: watch::Sender::new(false),
             settings: Settings::default(),
         }
     }
 
     pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::Relaxed)
+        *self.stopping.borrow()
+    }
+
+    /// Asks every controller to stop taking work (SIGTERM).
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Resolves once [`Context::stop`] was called: give it to `Controller::graceful_shutdown_on`.
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + Sync + 'static {
+        let mut rx = self.stopping.subscribe();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
     }
 }

@@ -5,6 +5,7 @@ pub mod archive;
 pub mod clean;
 pub mod delete;
 pub mod kube_io;
+pub mod reconcile;
 pub mod run;
 pub mod select;
 pub mod status;

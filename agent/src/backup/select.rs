@@ -43,6 +43,10 @@ pub struct Plan {
     pub label_selector: Option<String>,
 }
 
+fn is_namespaces(r: &ResourceId) -> bool {
+    r.group.is_empty() && r.resource == "namespaces"
+}
+
 fn is_event(r: &ResourceId) -> bool {
     r.resource == "events" && (r.group.is_empty() || r.group == "events.k8s.io")
 }
@@ -87,13 +91,11 @@ pub fn plan(
         .filter(|s| s.listable && !is_event(&s.id) && wanted(sel, &s.id))
         .map(|s| &s.id)
         .collect();
-    let namespaces_resource = usable
-        .iter()
-        .any(|r| r.group.is_empty() && r.resource == "namespaces");
+    let namespaces_resource = usable.iter().any(|r| is_namespaces(r));
     let cluster = match sel.cluster_resources {
         ClusterResources::Include => usable
             .iter()
-            .filter(|r| !r.namespaced && !(r.group.is_empty() && r.resource == "namespaces"))
+            .filter(|r| !r.namespaced && !is_namespaces(r))
             .map(|r| (*r).clone())
             .collect(),
         _ => Vec::new(),

@@ -149,6 +149,45 @@ impl AzureSettings {
     }
 }
 
+/// The agent's [`StoreFactory`]: one credential (and so one token cache) for all locations,
+/// created on first use so that a token file mounted late is picked up.
+pub struct AzureStores {
+    settings: AzureSettings,
+    credential: std::sync::Mutex<Option<Arc<dyn TokenCredential>>>,
+}
+
+impl AzureStores {
+    pub fn new(settings: AzureSettings) -> Self {
+        Self {
+            settings,
+            credential: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl crate::context::StoreFactory for AzureStores {
+    type Store = AzureBlobStore;
+
+    fn open(
+        &self,
+        location: &herbarium_api::agent::LocationAccessSpec,
+    ) -> Result<AzureBlobStore, StoreError> {
+        let credential = {
+            let mut cached = self.credential.lock().unwrap_or_else(|e| e.into_inner());
+            match cached.as_ref() {
+                Some(c) => c.clone(),
+                None => {
+                    let c = self.settings.credential()?;
+                    *cached = Some(c.clone());
+                    c
+                }
+            }
+        };
+        self.settings
+            .open(credential, &location.endpoint, &location.container)
+    }
+}
+
 /// One container of one storage account.
 pub struct AzureBlobStore {
     client: BlobContainerClient,

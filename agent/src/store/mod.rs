@@ -6,7 +6,7 @@ mod azure;
 mod classify;
 mod memory;
 
-pub use azure::{AzureBlobStore, AzureSettings};
+pub use azure::{AzureBlobStore, AzureSettings, AzureStores};
 
 pub use memory::MemoryStore;
 

@@ -99,14 +99,11 @@ fn error_policy<F: StoreFactory>(
     Action::requeue(Duration::from_secs(15))
 }
 
-/// Runs the LocationAccess controller until `shutdown` resolves.
-pub async fn run<F: StoreFactory>(
-    ctx: Arc<Context<F>>,
-    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) {
+/// Runs the LocationAccess controller until [`Context::stop`].
+pub async fn run<F: StoreFactory>(ctx: Arc<Context<F>>) {
     let api: Api<LocationAccess> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     Controller::new(api, watcher::Config::default())
-        .graceful_shutdown_on(shutdown)
+        .graceful_shutdown_on(ctx.stopped())
         .run(reconcile, error_policy, ctx)
         .for_each(|_| async {})
         .await;
