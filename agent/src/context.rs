@@ -24,6 +24,17 @@ pub struct Context<F: StoreFactory> {
     /// Set on SIGTERM: no new jobs start; running ones finish or fail within the grace period.
     pub stopping: watch::Sender<bool>,
     pub settings: Settings,
+    /// Jobs running now (see [`Context::busy`]); shutdown waits for them, and only for them.
+    active: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Held while a job runs; dropping it marks the job done.
+pub struct Busy(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Tunables, with defaults the binary uses; tests shorten them.
@@ -65,11 +76,32 @@ impl<F: StoreFactory> Context<F> {
             metrics,
             stopping: watch::Sender::new(false),
             settings: Settings::default(),
+            active: Default::default(),
         }
     }
 
     pub fn is_stopping(&self) -> bool {
         *self.stopping.borrow()
+    }
+
+    /// Marks a job as running until the guard is dropped.
+    pub fn busy(&self) -> Busy {
+        self.active
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Busy(self.active.clone())
+    }
+
+    /// Resolves once stop was asked and no job is running. kube's graceful shutdown alone can
+    /// hang when it comes before a watcher's first list; this bounds it to the running jobs.
+    pub fn drained(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let stopped = self.stopped();
+        let active = self.active.clone();
+        async move {
+            stopped.await;
+            while active.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
     }
 
     /// Asks every controller to stop taking work (SIGTERM).

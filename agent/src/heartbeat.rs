@@ -72,7 +72,8 @@ mod tests {
 
     #[test]
     fn lease_names_holder_version_and_renewal() {
-        let now = Timestamp::now();
+        // MicroTime carries microseconds.
+        let now = Timestamp::from_microsecond(Timestamp::now().as_microsecond()).unwrap();
         let l = lease("agent-0", "1.2.3", now);
         let parsed: Lease = serde_json::from_value(l).unwrap();
         assert_eq!(

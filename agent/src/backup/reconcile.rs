@@ -93,6 +93,8 @@ async fn apply<F: StoreFactory>(
     if next == Step::Nothing {
         return Ok(Action::await_change());
     }
+    // Busy before the check: a stop that comes after it waits for this job.
+    let _busy = ctx.busy();
     if ctx.is_stopping() {
         return Ok(Action::requeue(Duration::from_secs(5)));
     }
@@ -240,6 +242,7 @@ async fn report_progress(
 }
 
 async fn cleanup<F: StoreFactory>(job: Arc<BackupJob>, ctx: &Context<F>) -> Result<Action, Error> {
+    let _busy = ctx.busy();
     let spec = &job.spec;
     if spec.deletion_policy == DeletionPolicy::Retain {
         return Ok(Action::await_change());
