@@ -2,7 +2,11 @@
 //! `azure.rs` (the only module that sees Azure SDK types) and an in-memory [`MemoryStore`] for
 //! tests without a server. Paths are blob names inside one container, without a leading '/'.
 
+mod azure;
+mod classify;
 mod memory;
+
+pub use azure::{AzureBlobStore, AzureSettings, AzureStores};
 
 pub use memory::MemoryStore;
 
