@@ -6,8 +6,6 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use herbarium_agent::restore::job::{RestoreContext, run_restore_jobs};
-use herbarium_agent::restore::run::RunSettings;
 use herbarium_agent::store::MemoryStore;
 use herbarium_api::agent::RestoreJob;
 use herbarium_api::common::RestorePhase;
@@ -130,16 +128,9 @@ async fn start_controller(
     store: Arc<MemoryStore>,
 ) -> tokio::task::JoinHandle<()> {
     location_access(client, namespace, "loc").await;
-    let ctx = Arc::new(RestoreContext {
-        client: client.clone(),
-        namespace: namespace.to_string(),
-        open_store: opener(store),
-        settings: RunSettings {
-            concurrency: 8,
-            ..RunSettings::default()
-        },
-    });
-    tokio::spawn(run_restore_jobs(ctx))
+    tokio::spawn(herbarium_agent::restore::job::run(context(
+        client, namespace, store,
+    )))
 }
 
 async fn restore_job(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use common::*;
 use herbarium_agent::store::{BlobStore, MemoryStore};
-use herbarium_agent::sync::job::{SyncContext, run_sync_jobs, sync_location};
+use herbarium_agent::sync::job::sync_location;
 use herbarium_api::agent::{BackupJob, SyncJob};
 use herbarium_api::common::{BackupPhase, DeletionPolicy, Origin};
 use herbarium_api::constants::BACKUP_UID_LABEL;
@@ -56,12 +56,11 @@ async fn sync_imports_unknown_committed_backups() {
     let c2 = env().clusters[1].client().await.unwrap();
     let ns = unique_namespace(&c2, "hb-sync").await.unwrap();
     location_access(&c2, &ns, "loc").await;
-    let ctx = Arc::new(SyncContext {
-        client: c2.clone(),
-        namespace: ns.clone(),
-        open_store: opener(storage().await),
-    });
-    let ctl = tokio::spawn(run_sync_jobs(ctx));
+    let ctl = tokio::spawn(herbarium_agent::sync::job::run(context(
+        &c2,
+        &ns,
+        storage().await,
+    )));
     let api = Api::<SyncJob>::namespaced(c2.clone(), &ns);
     let job: SyncJob = serde_json::from_value(json!({"apiVersion": "agent.herbarium.io/v1alpha1",
         "kind": "SyncJob", "metadata": {"name": "initial", "namespace": ns},

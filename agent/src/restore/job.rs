@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use herbarium_api::agent::{LocationAccess, LocationAccessSpec, RestoreJob, RestoreJobStatus};
+use herbarium_api::agent::{LocationAccess, RestoreJob, RestoreJobStatus};
 use herbarium_api::common::{ItemError, RestorePhase, RestoreRunStatus};
 use herbarium_api::constants::AGENT_MANAGER;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -15,24 +15,13 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::{Controller, watcher};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, ResourceExt};
 use serde_json::json;
 use tokio::sync::watch;
 
 use super::run::{RunSettings, Snapshot, run_restore};
-use crate::store::{BlobStore, StoreError};
-
-/// Opens the blob store a LocationAccess describes (the Azure adapter in the binary).
-pub type OpenStore<S> = dyn Fn(&LocationAccessSpec) -> Result<Arc<S>, StoreError> + Send + Sync;
-
-/// What the RestoreJob controller needs.
-pub struct RestoreContext<S: BlobStore> {
-    pub client: Client,
-    /// Namespace of the agent objects (herbarium-system).
-    pub namespace: String,
-    pub open_store: Box<OpenStore<S>>,
-    pub settings: RunSettings,
-}
+use crate::context::{Context, StoreFactory};
+use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -42,25 +31,30 @@ pub enum JobError {
     Location(String, kube::Error),
 }
 
-/// Runs the RestoreJob controller until the stream ends (the watch is restarted by kube-runtime
-/// on errors). Wire it from `main.rs` next to the other controllers.
-pub async fn run_restore_jobs<S: BlobStore>(ctx: Arc<RestoreContext<S>>) {
+/// Runs the RestoreJob controller until [`Context::stop`] (started in `controllers.rs`). On stop
+/// no new restore starts; a running one goes on while the process lives, and one cut off by the
+/// process's end stays InProgress and is run again at the next start (safe: existing objects
+/// are retained or replaced, never duplicated).
+pub async fn run<F: StoreFactory>(ctx: Arc<Context<F>>) {
     let api: Api<RestoreJob> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
-    Controller::new(api, watcher::Config::default())
+    // kube's graceful shutdown alone can hang when the stop comes before a watcher's first
+    // list; `drained` ends the wait once no job of any kind is running.
+    let drained = ctx.drained();
+    let controller = Controller::new(api, watcher::Config::default())
+        .graceful_shutdown_on(ctx.stopped())
         .run(reconcile, error_policy, ctx)
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::warn!(error = %e, "restore job reconcile");
             }
-        })
-        .await;
+        });
+    tokio::select! {
+        _ = controller => {}
+        _ = drained => {}
+    }
 }
 
-fn error_policy<S: BlobStore>(
-    _: Arc<RestoreJob>,
-    e: &JobError,
-    _: Arc<RestoreContext<S>>,
-) -> Action {
+fn error_policy<F: StoreFactory>(_: Arc<RestoreJob>, e: &JobError, _: Arc<Context<F>>) -> Action {
     tracing::warn!(error = %e, "restore job: retrying in 15s");
     Action::requeue(Duration::from_secs(15))
 }
@@ -73,9 +67,9 @@ fn finished(phase: Option<RestorePhase>) -> bool {
 }
 
 /// One pass over a RestoreJob.
-pub async fn reconcile<S: BlobStore>(
+pub async fn reconcile<F: StoreFactory>(
     job: Arc<RestoreJob>,
-    ctx: Arc<RestoreContext<S>>,
+    ctx: Arc<Context<F>>,
 ) -> Result<Action, JobError> {
     if finished(job.status.as_ref().and_then(|s| s.run.phase)) {
         return Ok(Action::await_change());
@@ -138,17 +132,26 @@ pub async fn reconcile<S: BlobStore>(
         }
         Err(e) => return Err(JobError::Location(job.spec.location.clone(), e)),
     };
-    let store = match (ctx.open_store)(&location.spec) {
-        Ok(s) => s,
+    let store = match ctx.stores.open(&location.spec) {
+        Ok(s) => Arc::new(s),
         Err(e) => {
             write(failed(&start, &format!("opening the location failed: {e}"))).await?;
             return Ok(Action::await_change());
         }
     };
 
+    if ctx.is_stopping() {
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    }
+    let _busy = ctx.busy();
+    let began = Instant::now();
+    let settings = RunSettings {
+        progress_every: ctx.settings.progress_every,
+        ..RunSettings::default()
+    };
     let (tx, mut rx) = watch::channel(Snapshot::default());
     let reporter = {
-        let every = ctx.settings.progress_every;
+        let every = settings.progress_every;
         let write = write.clone();
         let in_progress = in_progress.clone();
         tokio::spawn(async move {
@@ -162,7 +165,7 @@ pub async fn reconcile<S: BlobStore>(
         })
     };
     let uid = job.uid().unwrap_or_default();
-    let result = run_restore(store, &ctx.client, &job.spec, &uid, &ctx.settings, &tx).await;
+    let result = run_restore(store, &ctx.client, &job.spec, &uid, &settings, &tx).await;
     drop(tx);
     reporter.abort();
     let _ = reporter.await;
@@ -178,6 +181,11 @@ pub async fn reconcile<S: BlobStore>(
         }
     }
     let phase = result.tally.phase(result.failure.is_some());
+    ctx.metrics.restore_done(
+        &format!("{phase:?}"),
+        began.elapsed().as_secs_f64(),
+        result.tally.counts.restored as u64,
+    );
     tracing::info!(job = %name, ?phase, counts = ?result.tally.counts, failure = ?result.failure, "restore finished");
     write(RestoreRunStatus {
         phase: Some(phase),

@@ -24,17 +24,9 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
 use super::plan::{Found, SyncPlan, invalid_message, plan};
+use crate::context::{Context, StoreFactory};
 use crate::format::{MAX_METADATA_BYTES, backups_root, parse_backup_dir, parse_metadata};
-use crate::restore::job::OpenStore;
 use crate::store::{BlobStore, StoreError};
-
-/// What the SyncJob controller needs.
-pub struct SyncContext<S: BlobStore> {
-    pub client: Client,
-    /// Namespace of the agent objects (herbarium-system).
-    pub namespace: String,
-    pub open_store: Box<OpenStore<S>>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -143,27 +135,34 @@ async fn list_backups<S: BlobStore>(
     Ok(found)
 }
 
-/// Runs the SyncJob controller. Wire it from `main.rs` next to the other controllers.
-pub async fn run_sync_jobs<S: BlobStore>(ctx: Arc<SyncContext<S>>) {
+/// Runs the SyncJob controller until [`Context::stop`] (started in `controllers.rs`).
+pub async fn run<F: StoreFactory>(ctx: Arc<Context<F>>) {
     let api: Api<SyncJob> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
-    Controller::new(api, watcher::Config::default())
+    // kube's graceful shutdown alone can hang when the stop comes before a watcher's first
+    // list; `drained` ends the wait once no job of any kind is running.
+    let drained = ctx.drained();
+    let controller = Controller::new(api, watcher::Config::default())
+        .graceful_shutdown_on(ctx.stopped())
         .run(reconcile, error_policy, ctx)
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::warn!(error = %e, "sync job reconcile");
             }
-        })
-        .await;
+        });
+    tokio::select! {
+        _ = controller => {}
+        _ = drained => {}
+    }
 }
 
-fn error_policy<S: BlobStore>(_: Arc<SyncJob>, e: &SyncError, _: Arc<SyncContext<S>>) -> Action {
+fn error_policy<F: StoreFactory>(_: Arc<SyncJob>, e: &SyncError, _: Arc<Context<F>>) -> Action {
     tracing::warn!(error = %e, "sync job: retrying in 15s");
     Action::requeue(Duration::from_secs(15))
 }
 
-pub async fn reconcile<S: BlobStore>(
+pub async fn reconcile<F: StoreFactory>(
     job: Arc<SyncJob>,
-    ctx: Arc<SyncContext<S>>,
+    ctx: Arc<Context<F>>,
 ) -> Result<Action, SyncError> {
     let name = job.name_any();
     let api: Api<SyncJob> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
@@ -177,6 +176,10 @@ pub async fn reconcile<S: BlobStore>(
     if done && status_generation(&job) == generation {
         return Ok(Action::await_change());
     }
+    if ctx.is_stopping() {
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    }
+    let _busy = ctx.busy();
     let start = Time(Timestamp::now());
     let mut s = SyncJobStatus {
         phase: Some(SyncPhase::InProgress),
@@ -190,11 +193,11 @@ pub async fn reconcile<S: BlobStore>(
             "LocationAccess {} not found",
             job.spec.location
         ))),
-        Some(l) => match (ctx.open_store)(&l.spec) {
+        Some(l) => match ctx.stores.open(&l.spec) {
             Err(e) => Err(e.into()),
             Ok(store) => {
                 sync_location(
-                    &*store,
+                    &store,
                     &ctx.client,
                     &ctx.namespace,
                     &job.spec.location,
@@ -207,11 +210,13 @@ pub async fn reconcile<S: BlobStore>(
     s.completion_time = Some(Time(Timestamp::now()));
     match result {
         Ok(o) => {
+            ctx.metrics.sync_done("Succeeded", o.imported as u64);
             s.phase = Some(SyncPhase::Succeeded);
             (s.found, s.imported, s.invalid, s.message) =
                 (o.found, o.imported, o.invalid, o.message);
         }
         Err(e) => {
+            ctx.metrics.sync_done("Failed", 0);
             s.phase = Some(SyncPhase::Failed);
             s.message = Some(format!("sync failed: {e}"));
         }

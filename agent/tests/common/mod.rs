@@ -7,9 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use herbarium_agent::context::{Context, StoreFactory};
 use herbarium_agent::format::{ArchiveInfo, Index, ResourceIndex, backup_dir};
-use herbarium_agent::store::{BlobStore, MemoryStore};
-use herbarium_api::agent::LocationAccess;
+use herbarium_agent::metrics::Metrics;
+use herbarium_agent::store::{BlobStore, MemoryStore, StoreError};
+use herbarium_api::agent::{LocationAccess, LocationAccessSpec};
 use kube::api::PostParams;
 use kube::{Api, Client};
 use serde_json::{Value, json};
@@ -165,10 +167,28 @@ pub async fn location_access(client: &Client, namespace: &str, name: &str) {
         .unwrap();
 }
 
-pub fn opener(
+/// Hands out one shared MemoryStore whatever the LocationAccess says.
+pub struct SharedStore(pub Arc<MemoryStore>);
+
+impl StoreFactory for SharedStore {
+    type Store = Arc<MemoryStore>;
+    fn open(&self, _: &LocationAccessSpec) -> Result<Self::Store, StoreError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// The agent's context for `namespace`, reading `store`.
+pub fn context(
+    client: &Client,
+    namespace: &str,
     store: Arc<MemoryStore>,
-) -> Box<herbarium_agent::restore::job::OpenStore<MemoryStore>> {
-    Box::new(move |_| Ok(store.clone()))
+) -> Arc<Context<SharedStore>> {
+    Arc::new(Context::new(
+        client.clone(),
+        namespace,
+        SharedStore(store),
+        Metrics::default(),
+    ))
 }
 
 pub const WAIT: Duration = Duration::from_secs(60);
