@@ -10,6 +10,7 @@ pub mod leader;
 pub mod location;
 pub mod metrics;
 pub mod reconcile;
+pub mod registrar;
 pub mod run;
 pub mod schedule;
 pub mod time;

@@ -40,9 +40,7 @@ pub struct PhaseLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ArmLabels {
-    /// `ensure` or `delete`.
-    pub operation: &'static str,
-    /// `ok`, `retryable_error` or `error`.
+    /// One of the fixed `ArmOutcome` names (success, not_found, throttled, conflict, ...).
     pub outcome: &'static str,
 }
 
@@ -81,7 +79,7 @@ impl Metrics {
         );
         registry.register(
             "arm_calls",
-            "Identity operations against Azure Resource Manager, by outcome",
+            "Requests to Azure Resource Manager (each attempt), by outcome",
             metrics.arm_calls.clone(),
         );
         metrics
