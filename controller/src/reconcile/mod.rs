@@ -53,16 +53,19 @@ pub struct Stores {
     pub projects: Store<Project>,
     pub configs: Store<DiscoveryConfig>,
     pub clusters: Store<Cluster>,
+    /// Turns true once all four caches are filled.
+    pub ready: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Stores {
     /// Waits until every cache has been filled once. Reconcilers that conclude something from an
     /// object's absence (a Cluster whose Shoot is missing is deleted) call this first.
+    ///
+    /// Backed by a watch channel set by one task (see `run`), because a reflector store's own
+    /// `wait_until_ready` wakes only the last of several concurrent waiters.
     pub async fn ready(&self) {
-        let _ = self.shoots.wait_until_ready().await;
-        let _ = self.projects.wait_until_ready().await;
-        let _ = self.configs.wait_until_ready().await;
-        let _ = self.clusters.wait_until_ready().await;
+        let mut ready = self.ready.clone();
+        let _ = ready.wait_for(|r| *r).await;
     }
 }
 
