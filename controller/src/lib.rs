@@ -5,6 +5,7 @@ pub mod access;
 pub mod agent_install;
 pub mod discovery;
 pub mod identity;
+mod keyed_lock;
 pub mod location;
 pub mod schedule;
 pub mod tls;

@@ -11,7 +11,7 @@
 pub mod arm;
 mod error;
 mod fake;
-mod lock;
+
 pub mod names;
 mod plan;
 

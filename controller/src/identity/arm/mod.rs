@@ -26,12 +26,12 @@ pub use config::{
 pub use credential::{WorkloadIdentityOptions, workload_identity_credential};
 
 use self::client::ArmClient;
-use super::lock::KeyedLock;
 use super::names::{blob_contributor_role, credential_name, identity_name, identity_tags};
 use super::plan::{DesiredState, ObservedState, plan, plan_delete};
 use super::{
     AzureTarget, ClusterKey, DesiredIdentity, IdentityError, IdentityInfo, IdentityProvider,
 };
+use crate::keyed_lock::KeyedLock;
 use herbarium_api::constants::{AGENT_SUBJECT, TOKEN_EXCHANGE_AUDIENCE};
 
 /// Pinned API versions (the ones the ARM stand-in in test/azure-fakes checks as well).
