@@ -53,6 +53,9 @@ pub const BACKUP_UID_LABEL: &str = "herbarium.io/backup-uid";
 pub const LOCATION_LABEL: &str = "herbarium.io/location";
 pub const SCHEDULE_LABEL: &str = "herbarium.io/schedule";
 pub const DISCOVERY_CONFIG_LABEL: &str = "herbarium.io/discovery-config";
+/// `Synced` on a Backup imported from storage by a sync (with the original UID in
+/// `herbarium.io/backup-uid`).
+pub const ORIGIN_LABEL: &str = "herbarium.io/origin";
 
 /// Finalizers.
 pub const CLUSTER_FINALIZER: &str = "herbarium.io/identity";

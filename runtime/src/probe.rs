@@ -30,12 +30,19 @@ pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
 /// `/metrics`, sends SIGTERM and checks that it exits 0 within five seconds. Panics with what
 /// went wrong. Returns the body of `/metrics`.
 pub fn assert_serves_and_stops(binary: &str) -> String {
+    assert_serves_and_stops_with(binary, &[])
+}
+
+/// [`assert_serves_and_stops`] with extra environment variables for the child (e.g. the
+/// KUBECONFIG a binary needs before it serves).
+pub fn assert_serves_and_stops_with(binary: &str, env: &[(&str, &str)]) -> String {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
     use std::time::Instant;
 
     let mut child = Command::new(binary)
         .args(["--listen-address", "127.0.0.1:0", "--log-format", "json"])
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("starting {binary}: {e}"));

@@ -30,8 +30,26 @@ pub async fn serve_until_signal(
     component: &'static str,
     version: &'static str,
     args: &CommonArgs,
-    mut registry: Registry,
+    registry: Registry,
 ) -> Result<(), String> {
+    serve_with(component, version, args, registry, |_| async {}).await
+}
+
+/// Like [`serve_until_signal`], and runs the process's `work` next to the operations server:
+/// `work` starts once logging is up and gets a receiver that turns `true` on SIGTERM/SIGINT; the
+/// process waits for `work` to return (its graceful shutdown) before the server stops, so
+/// `/metrics` stays up while jobs wind down. Readiness goes false at the signal.
+pub async fn serve_with<W, Fut>(
+    component: &'static str,
+    version: &'static str,
+    args: &CommonArgs,
+    mut registry: Registry,
+    work: W,
+) -> Result<(), String>
+where
+    W: FnOnce(watch::Receiver<bool>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     telemetry::init(args.log_format, &args.log)?;
     ops::register_build_info(&mut registry, component, version);
     let readiness = Readiness::default();
@@ -55,9 +73,15 @@ pub async fn serve_until_signal(
     tracing::info!(component, version, address = %bound, "operations endpoint listening");
     readiness.set(true);
     let server = tokio::spawn(server);
+    let (work_tx, work_rx) = watch::channel(false);
+    let work = tokio::spawn(work(work_rx));
     let signal = crate::shutdown::signal().await;
     tracing::info!(signal, "stopping");
     readiness.set(false);
+    let _ = work_tx.send(true);
+    if let Err(e) = work.await {
+        tracing::error!(error = %e, "the process's work ended abnormally");
+    }
     let _ = stop_tx.send(true);
     match server.await {
         Ok(Ok(())) => {

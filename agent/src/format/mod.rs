@@ -3,10 +3,12 @@
 //! back from storage is untrusted: parsers bound sizes, refuse path escapes and say what is wrong.
 
 mod entry;
+mod index;
 mod metadata;
 mod paths;
 
 pub use entry::{EntryKey, entry_path, parse_entry_path};
+pub use index::{ArchiveInfo, Index, MAX_INDEX_BYTES, ResourceIndex, parse_index};
 pub use metadata::{MAX_METADATA_BYTES, Metadata, parse_metadata};
 pub use paths::{BackupDir, backup_dir, backups_root, parse_backup_dir, validation_blob};
 
@@ -17,4 +19,6 @@ pub enum FormatError {
     Entry { path: String, reason: &'static str },
     #[error("metadata.json: {0}")]
     Metadata(String),
+    #[error("index.json: {0}")]
+    Index(String),
 }

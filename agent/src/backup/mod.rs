@@ -1,0 +1,11 @@
+//! Backups: what to take (pure selection), the streaming archive writer, the run itself, the
+//! BackupJob controller with its deletion finalizer.
+
+pub mod archive;
+pub mod clean;
+pub mod delete;
+pub mod kube_io;
+pub mod reconcile;
+pub mod run;
+pub mod select;
+pub mod status;

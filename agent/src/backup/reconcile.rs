@@ -1,0 +1,287 @@
+//! The BackupJob controller. Finalizer `agent.herbarium.io/data` is added when the agent first
+//! sees a job; on delete the backup's blobs go (unless Retain). Jobs run inside reconcile (kube
+//! runs at most one reconcile per object at a time); status is applied whole, with server-side
+//! apply on the status subresource, so the agent owns every status field it writes.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use herbarium_api::agent::{BackupJob, BackupJobStatus, LocationAccess};
+use herbarium_api::common::{BackupRunStatus, DeletionPolicy, Progress};
+use herbarium_api::constants::{AGENT_MANAGER, BACKUP_JOB_FINALIZER};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Config, Controller};
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
+use serde_json::json;
+use tokio::sync::{oneshot, watch};
+
+use super::delete::delete_backup;
+use super::run::{Job, run as run_backup};
+use super::status::{Step, failed, started, step, succeeded};
+use crate::context::{Context, StoreFactory};
+use crate::format::backup_dir;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0} (retried)")]
+    Kube(#[from] kube::Error),
+    #[error("deleting the backup's blobs: {0} (retried)")]
+    Delete(crate::store::StoreError),
+}
+
+pub async fn reconcile<F: StoreFactory>(
+    job: Arc<BackupJob>,
+    ctx: Arc<Context<F>>,
+) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
+    let api: Api<BackupJob> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    finalizer(&api, BACKUP_JOB_FINALIZER, job, |event| async {
+        match event {
+            Event::Apply(job) => apply(job, &ctx, &api).await,
+            Event::Cleanup(job) => cleanup(job, &ctx).await,
+        }
+    })
+    .await
+}
+
+async fn location<F: StoreFactory>(
+    ctx: &Context<F>,
+    name: &str,
+) -> Result<Option<LocationAccess>, kube::Error> {
+    Api::<LocationAccess>::namespaced(ctx.client.clone(), &ctx.namespace)
+        .get_opt(name)
+        .await
+}
+
+async fn apply_status(
+    api: &Api<BackupJob>,
+    name: &str,
+    run: &BackupRunStatus,
+    generation: Option<i64>,
+) -> Result<(), kube::Error> {
+    let status = BackupJobStatus {
+        run: run.clone(),
+        observed_generation: generation,
+        conditions: vec![],
+    };
+    let patch =
+        json!({"apiVersion": "agent.herbarium.io/v1alpha1", "kind": "BackupJob", "status": status});
+    api.patch_status(
+        name,
+        &PatchParams::apply(AGENT_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn apply<F: StoreFactory>(
+    job: Arc<BackupJob>,
+    ctx: &Context<F>,
+    api: &Api<BackupJob>,
+) -> Result<Action, Error> {
+    let name = job.name_any();
+    let mut next = step(&job);
+    if next == Step::Restart {
+        // The cache may lag behind our own last status write: ask the server.
+        let fresh = api.get_status(&name).await?;
+        next = step(&fresh);
+    }
+    if next == Step::Nothing {
+        return Ok(Action::await_change());
+    }
+    // Busy before the check: a stop that comes after it waits for this job.
+    let _busy = ctx.busy();
+    if ctx.is_stopping() {
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    }
+    if next == Step::Restart {
+        tracing::warn!(job = %name, "backup was in progress when the agent stopped; starting it again from scratch");
+    }
+    let generation = job.metadata.generation;
+    let spec = &job.spec;
+    let now = Timestamp::now();
+    let Some(la) = location(ctx, &spec.location).await? else {
+        let base = BackupRunStatus::default();
+        let msg = format!(
+            "LocationAccess {}/{} does not exist; the backup cannot be stored",
+            ctx.namespace, spec.location
+        );
+        apply_status(api, &name, &failed(&base, msg, now), generation).await?;
+        ctx.metrics.backup_done("Failed", 0.0, 0, 0);
+        return Ok(Action::await_change());
+    };
+    let dir = backup_dir(
+        la.spec.prefix.as_deref(),
+        &spec.cluster_uid,
+        &spec.backup_name,
+        &spec.backup_uid,
+    );
+    let base = started(&dir, now);
+    apply_status(api, &name, &base, generation).await?;
+    let store = match ctx.stores.open(&la.spec) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            apply_status(
+                api,
+                &name,
+                &failed(
+                    &base,
+                    format!("opening the location: {e}"),
+                    Timestamp::now(),
+                ),
+                generation,
+            )
+            .await?;
+            ctx.metrics.backup_done("Failed", 0.0, 0, 0);
+            return Ok(Action::await_change());
+        }
+    };
+    let (progress_tx, progress_rx) = watch::channel(Progress::default());
+    let shared = Arc::new(Mutex::new(base.clone()));
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let reporter = tokio::spawn(report_progress(
+        api.clone(),
+        name.clone(),
+        generation,
+        shared,
+        progress_rx,
+        stop_rx,
+        ctx.settings.progress_every,
+    ));
+    let default_selection = Default::default();
+    let backup = Job {
+        name: &spec.backup_name,
+        uid: &spec.backup_uid,
+        cluster_uid: &spec.cluster_uid,
+        selection: spec.selection.as_ref().unwrap_or(&default_selection),
+        dir: &dir,
+        started: now,
+        agent_version: env!("CARGO_PKG_VERSION"),
+    };
+    let grace = ctx.settings.shutdown_grace;
+    let stopped = async {
+        ctx.stopped().await;
+        tokio::time::sleep(grace).await;
+    };
+    let result = tokio::select! {
+        r = run_backup(&ctx.client, store, backup, &ctx.settings, &progress_tx) => r.map_err(|e| e.to_string()),
+        _ = stopped => Err(format!("the agent was stopped and the backup did not finish within {}s; it was not committed", grace.as_secs())),
+    };
+    let _ = stop_tx.send(());
+    let _ = reporter.await;
+    let seconds = (Timestamp::now().duration_since(now)).as_secs_f64();
+    let status = match result {
+        Ok(outcome) => {
+            let progress = progress_tx.borrow().clone();
+            let progress = Progress {
+                items_total: outcome.items as i64,
+                items_done: outcome.items as i64,
+                ..progress
+            };
+            ctx.metrics.backup_done(
+                &format!("{:?}", outcome.phase),
+                seconds,
+                outcome.size_bytes,
+                outcome.items,
+            );
+            tracing::info!(job = %name, phase = ?outcome.phase, items = outcome.items, bytes = outcome.size_bytes, seconds, "backup done");
+            succeeded(
+                &base,
+                outcome.phase,
+                progress,
+                outcome.size_bytes,
+                outcome.errors,
+                outcome.completed,
+            )
+        }
+        Err(message) => {
+            ctx.metrics.backup_done("Failed", seconds, 0, 0);
+            tracing::warn!(job = %name, %message, "backup failed");
+            let mut f = failed(&base, message, Timestamp::now());
+            f.progress = Some(progress_tx.borrow().clone());
+            f
+        }
+    };
+    apply_status(api, &name, &status, generation).await?;
+    Ok(Action::await_change())
+}
+
+/// Applies the progress at most every `every`, until told to stop (before the final status).
+async fn report_progress(
+    api: Api<BackupJob>,
+    name: String,
+    generation: Option<i64>,
+    status: Arc<Mutex<BackupRunStatus>>,
+    mut progress: watch::Receiver<Progress>,
+    mut stop: oneshot::Receiver<()>,
+    every: Duration,
+) {
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            changed = progress.changed() => if changed.is_err() { return },
+        }
+        let run = {
+            let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
+            s.stage = Some("Uploading".into());
+            s.progress = Some(progress.borrow_and_update().clone());
+            s.clone()
+        };
+        if let Err(e) = apply_status(&api, &name, &run, generation).await {
+            tracing::debug!(job = %name, error = %e, "progress not reported");
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+async fn cleanup<F: StoreFactory>(job: Arc<BackupJob>, ctx: &Context<F>) -> Result<Action, Error> {
+    let _busy = ctx.busy();
+    let spec = &job.spec;
+    if spec.deletion_policy == DeletionPolicy::Retain {
+        return Ok(Action::await_change());
+    }
+    let Some(la) = location(ctx, &spec.location).await? else {
+        // Without the location the blobs cannot be reached; keeping the finalizer would block the
+        // deletion forever. The data stays in storage, as with Retain.
+        tracing::warn!(job = %job.name_any(), location = %spec.location, "LocationAccess is gone; the backup's blobs are left in storage");
+        return Ok(Action::await_change());
+    };
+    let store = ctx.stores.open(&la.spec).map_err(Error::Delete)?;
+    let dir = backup_dir(
+        la.spec.prefix.as_deref(),
+        &spec.cluster_uid,
+        &spec.backup_name,
+        &spec.backup_uid,
+    );
+    let deleted = delete_backup(&store, &dir).await.map_err(Error::Delete)?;
+    tracing::info!(job = %job.name_any(), %dir, deleted, "backup deleted");
+    Ok(Action::await_change())
+}
+
+fn error_policy<F: StoreFactory>(
+    _: Arc<BackupJob>,
+    error: &kube::runtime::finalizer::Error<Error>,
+    _: Arc<Context<F>>,
+) -> Action {
+    tracing::warn!(%error, "backup job");
+    Action::requeue(Duration::from_secs(15))
+}
+
+/// Runs the BackupJob controller until [`Context::stop`]; running backups finish (or fail
+/// after the grace period) before it returns.
+pub async fn run<F: StoreFactory>(ctx: Arc<Context<F>>) {
+    let api: Api<BackupJob> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    Controller::new(api, watcher::Config::default())
+        .with_config(Config::default().concurrency(2))
+        .graceful_shutdown_on(ctx.stopped())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| async {})
+        .await;
+}

@@ -1,0 +1,376 @@
+//! One backup run: discover, plan, stream every selected object into the archive while the
+//! next page is already being listed, add what `Auto` needs, then write index.json,
+//! volumes.json, log.jsonl.zst and — last — metadata.json. Nothing here writes status: progress
+//! goes out through a watch channel; the reconciler decides how often to report it.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use herbarium_api::common::{BackupPhase, ItemError, Progress, ResourceSelection};
+use herbarium_api::constants::{FORMAT_VERSION, MAX_STATUS_ERRORS};
+use k8s_openapi::jiff::Timestamp;
+use kube::Client;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+
+use super::archive::{ArchiveWriter, ResourceId};
+use super::clean::{Needs, clean, name_of};
+use super::kube_io::{self, builtin, list_page};
+use super::select::{Plan, plan};
+use crate::context::Settings;
+use crate::format::{Index, Metadata};
+use crate::store::{BlobStore, StoreError};
+
+/// The backup being taken.
+pub struct Job<'a> {
+    pub name: &'a str,
+    pub uid: &'a str,
+    pub cluster_uid: &'a str,
+    pub selection: &'a ResourceSelection,
+    /// Backup directory (from `format::backup_dir`), ending in '/'.
+    pub dir: &'a str,
+    pub started: Timestamp,
+    pub agent_version: &'a str,
+}
+
+/// A finished, committed backup.
+#[derive(Debug)]
+pub struct Outcome {
+    pub phase: BackupPhase,
+    pub items: u64,
+    /// Bytes of every blob written.
+    pub size_bytes: u64,
+    pub errors: Vec<ItemError>,
+    pub completed: Timestamp,
+}
+
+/// Why a run failed (the backup is not committed).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("reading the cluster: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("the selection is invalid: {0}")]
+    Selection(String),
+    #[error("writing to storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Item errors kept (the most recent `MAX_STATUS_ERRORS`) and counted, plus the log lines.
+#[derive(Default)]
+struct Journal {
+    errors: VecDeque<ItemError>,
+    error_count: u64,
+    lines: Vec<String>,
+}
+
+impl Journal {
+    fn info(&mut self, fields: Value) {
+        self.line("info", fields);
+    }
+    fn error(&mut self, item: String, message: String) {
+        self.line("error", json!({"item": item, "message": message}));
+        self.error_count += 1;
+        if self.errors.len() == MAX_STATUS_ERRORS {
+            self.errors.pop_front();
+        }
+        self.errors.push_back(ItemError { item, message });
+    }
+    fn line(&mut self, level: &str, mut fields: Value) {
+        fields["time"] = json!(Timestamp::now().to_string());
+        fields["level"] = json!(level);
+        self.lines.push(fields.to_string());
+    }
+}
+
+enum Msg {
+    Page { target: usize, items: Vec<Value> },
+    Failed { target: usize, error: String },
+}
+
+type Target = (ResourceId, Option<String>);
+
+fn targets(p: &Plan) -> Vec<Target> {
+    let mut t = Vec::new();
+    for r in &p.namespaced {
+        if p.list_all_namespaces {
+            if !p.namespaces.is_empty() {
+                t.push((r.clone(), None));
+            }
+        } else {
+            t.extend(p.namespaces.iter().map(|ns| (r.clone(), Some(ns.clone()))));
+        }
+    }
+    t.extend(p.cluster.iter().map(|r| (r.clone(), None)));
+    t
+}
+
+/// Lists every target page by page into `tx`; runs ahead of the writer by the channel's size.
+async fn lister(
+    client: Client,
+    targets: Vec<Target>,
+    selector: Option<String>,
+    limit: u32,
+    tx: mpsc::Sender<Msg>,
+) {
+    for (i, (r, ns)) in targets.iter().enumerate() {
+        let mut token = None;
+        loop {
+            match list_page(&client, r, ns.as_deref(), selector.as_deref(), limit, token).await {
+                Ok(page) => {
+                    token = page.metadata.continue_token.filter(|t| !t.is_empty());
+                    if tx
+                        .send(Msg::Page {
+                            target: i,
+                            items: page.items,
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    if token.is_none() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let error = format!("listing: {e}");
+                    if tx.send(Msg::Failed { target: i, error }).await.is_err() {
+                        return;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn item_name(r: &ResourceId, ns: Option<&str>, name: &str) -> String {
+    format!(
+        "{}/{}/{}/{}/{name}",
+        r.group,
+        r.version,
+        r.resource,
+        ns.unwrap_or("")
+    )
+}
+
+/// Takes the backup. On error nothing is committed: metadata.json is never written.
+pub async fn run<S: BlobStore>(
+    client: &Client,
+    store: Arc<S>,
+    job: Job<'_>,
+    settings: &Settings,
+    progress: &watch::Sender<Progress>,
+) -> Result<Outcome, RunError> {
+    let mut journal = Journal::default();
+    let (served, crd_names) = kube_io::discover(client).await?;
+    let namespaces = kube_io::namespaces(client).await?;
+    let labels: Vec<_> = namespaces
+        .iter()
+        .map(|(n, l, _)| (n.clone(), l.clone()))
+        .collect();
+    let plan = plan(job.selection, &served, &labels).map_err(RunError::Selection)?;
+    journal.info(json!({"msg": "planned", "namespaces": plan.namespaces,
+        "resources": plan.namespaced.len() + plan.cluster.len()}));
+    let archive_path = format!("{}resources.tar.zst", job.dir);
+    let mtime = job.started.as_second().max(0) as u64;
+    let mut w = ArchiveWriter::new(
+        store.clone(),
+        &archive_path,
+        settings.block_bytes,
+        settings.upload_concurrency,
+        mtime,
+    )?;
+    let selected: BTreeSet<&str> = plan.namespaces.iter().map(String::as_str).collect();
+    let report = |w: &ArchiveWriter<S>, total: u64| {
+        progress.send_modify(|p| {
+            p.items_total = total as i64;
+            p.items_done = w.entries() as i64;
+            p.bytes = w.compressed_bytes() as i64;
+        });
+    };
+    let mut total = 0u64;
+
+    if plan.namespace_objects {
+        let r = kube_io::namespace_resource();
+        for (name, _, obj) in namespaces
+            .iter()
+            .filter(|(n, _, _)| selected.contains(n.as_str()))
+        {
+            let mut obj = obj.clone();
+            clean(&mut obj, &r);
+            w.add(
+                &r,
+                None,
+                name,
+                &serde_json::to_vec(&obj).unwrap_or_default(),
+            )
+            .await?;
+            total += 1;
+        }
+    }
+
+    let targets = targets(&plan);
+    let (tx, mut rx) = mpsc::channel(2);
+    let lister = tokio::spawn(lister(
+        client.clone(),
+        targets.clone(),
+        plan.label_selector.clone(),
+        settings.page_size,
+        tx,
+    ));
+    let mut needs = Needs::default();
+    let mut counts = vec![0u64; targets.len()];
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Failed { target, error } => {
+                let (r, ns) = &targets[target];
+                journal.error(item_name(r, ns.as_deref(), ""), error);
+            }
+            Msg::Page { target, items } => {
+                let (r, _) = &targets[target];
+                let custom = crd_names.contains(&format!("{}.{}", r.resource, r.group));
+                for mut obj in items {
+                    let (name, ns) = name_of(&obj);
+                    let (Some(name), ns) = (name.map(str::to_string), ns.map(str::to_string))
+                    else {
+                        continue;
+                    };
+                    if r.namespaced && !ns.as_deref().is_some_and(|n| selected.contains(n)) {
+                        continue;
+                    }
+                    if plan.auto {
+                        needs.note(r, &obj, custom);
+                    }
+                    clean(&mut obj, r);
+                    let json = serde_json::to_vec(&obj).unwrap_or_default();
+                    w.add(r, ns.as_deref(), &name, &json).await?;
+                    counts[target] += 1;
+                    total += 1;
+                }
+                report(&w, total);
+            }
+        }
+    }
+    let _ = lister.await;
+    for (i, (r, ns)) in targets.iter().enumerate() {
+        if counts[i] > 0 {
+            journal.info(
+                json!({"msg": "backed up", "resource": format!("{}.{}", r.resource, r.group),
+                "namespace": ns, "items": counts[i]}),
+            );
+        }
+    }
+
+    if plan.auto {
+        let extra = [
+            (
+                builtin(
+                    "apiextensions.k8s.io",
+                    "v1",
+                    "customresourcedefinitions",
+                    "CustomResourceDefinition",
+                    false,
+                ),
+                &needs.crds,
+            ),
+            (
+                builtin("", "v1", "persistentvolumes", "PersistentVolume", false),
+                &needs.persistent_volumes,
+            ),
+            (
+                builtin(
+                    "rbac.authorization.k8s.io",
+                    "v1",
+                    "clusterroles",
+                    "ClusterRole",
+                    false,
+                ),
+                &needs.cluster_roles,
+            ),
+        ];
+        for (r, names) in extra {
+            for name in names {
+                match kube_io::get(client, &r, None, name).await {
+                    Ok(Some(mut obj)) => {
+                        clean(&mut obj, &r);
+                        w.add(
+                            &r,
+                            None,
+                            name,
+                            &serde_json::to_vec(&obj).unwrap_or_default(),
+                        )
+                        .await?;
+                        total += 1;
+                    }
+                    Ok(None) => journal.info(
+                        json!({"msg": "needed object is gone", "item": item_name(&r, None, name)}),
+                    ),
+                    Err(e) => journal.error(item_name(&r, None, name), format!("reading: {e}")),
+                }
+            }
+        }
+        report(&w, total);
+    }
+
+    let finished = w.finish().await?;
+    let items = finished.archive.entries;
+    let archive_bytes = finished.archive.bytes;
+    let index = Index {
+        format_version: FORMAT_VERSION.into(),
+        archive: finished.archive,
+        resources: finished.resources,
+    };
+    let phase = if journal.error_count == 0 {
+        BackupPhase::Succeeded
+    } else {
+        BackupPhase::PartiallySucceeded
+    };
+    journal.info(json!({"msg": "archive committed", "items": items, "bytes": archive_bytes, "errors": journal.error_count}));
+    let mut size = archive_bytes;
+    let mut put = async |name: &str, body: Vec<u8>| -> Result<(), StoreError> {
+        size += body.len() as u64;
+        store
+            .put(&format!("{}{name}", job.dir), Bytes::from(body))
+            .await
+    };
+    put(
+        "index.json",
+        serde_json::to_vec_pretty(&index).unwrap_or_default(),
+    )
+    .await?;
+    put("volumes.json", b"[]\n".to_vec()).await?;
+    let log = zstd::encode_all(journal.lines.join("\n").as_bytes(), 3).map_err(|e| {
+        StoreError::Service {
+            status: 0,
+            message: format!("compressing the log: {e}"),
+        }
+    })?;
+    put("log.jsonl.zst", log).await?;
+    let completed = Timestamp::now();
+    let metadata = Metadata {
+        format_version: FORMAT_VERSION.into(),
+        backup_name: job.name.into(),
+        backup_uid: job.uid.into(),
+        cluster_uid: job.cluster_uid.into(),
+        started: job.started.to_string(),
+        completed: completed.to_string(),
+        items,
+        archive_bytes,
+        phase: format!("{phase:?}"),
+        agent_version: job.agent_version.into(),
+    };
+    put(
+        "metadata.json",
+        serde_json::to_vec_pretty(&metadata).unwrap_or_default(),
+    )
+    .await?;
+    Ok(Outcome {
+        phase,
+        items,
+        size_bytes: size,
+        errors: journal.errors.into_iter().collect(),
+        completed,
+    })
+}

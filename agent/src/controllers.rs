@@ -1,0 +1,31 @@
+//! Every controller of the agent, started together.
+
+use std::sync::Arc;
+
+use crate::context::{Context, StoreFactory};
+
+/// Runs the LocationAccess, BackupJob, RestoreJob and SyncJob controllers and the heartbeat until [`Context::stop`];
+/// returns when all have wound down.
+pub async fn run_all<F: StoreFactory>(ctx: Arc<Context<F>>, version: &'static str) {
+    let heartbeat = tokio::spawn(crate::heartbeat::run(
+        ctx.client.clone(),
+        ctx.namespace.clone(),
+        version,
+        ctx.stopping.subscribe(),
+    ));
+    let validation = tokio::spawn(crate::validate::run(ctx.clone()));
+    let backups = tokio::spawn(crate::backup::reconcile::run(ctx.clone()));
+    let restores = tokio::spawn(crate::restore::job::run(ctx.clone()));
+    let syncs = tokio::spawn(crate::sync::job::run(ctx.clone()));
+    for (what, task) in [
+        ("heartbeat", heartbeat),
+        ("validation", validation),
+        ("backups", backups),
+        ("restores", restores),
+        ("syncs", syncs),
+    ] {
+        if let Err(e) = task.await {
+            tracing::error!(what, error = %e, "controller task failed");
+        }
+    }
+}

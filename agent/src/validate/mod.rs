@@ -1,0 +1,162 @@
+//! Location validation: when to validate (a pure decision) and the probe itself (write, read
+//! back, list, delete one blob), generic over [`BlobStore`] so both are tested without a service.
+
+mod reconcile;
+
+pub use reconcile::{reconcile, run};
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use herbarium_api::agent::LocationAccessStatus;
+use herbarium_api::garden::ValidationReason;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::format::validation_blob;
+use crate::store::{BlobStore, StoreError};
+
+/// What to do with a LocationAccess now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    Validate,
+    /// Nothing changed and the last result is fresh; look again after this long.
+    WaitFor(Duration),
+}
+
+/// Validate when the spec generation or the validate request differs from what the status
+/// served, when it was never validated, or when the last validation is older than `every`.
+pub fn decide(
+    generation: Option<i64>,
+    validate_request: Option<&str>,
+    status: Option<&LocationAccessStatus>,
+    now: Timestamp,
+    every: Duration,
+) -> Decision {
+    let Some(status) = status else {
+        return Decision::Validate;
+    };
+    if status.observed_generation != generation
+        || status.last_validate_request.as_deref() != validate_request
+    {
+        return Decision::Validate;
+    }
+    let Some(last) = status.last_validated.as_ref() else {
+        return Decision::Validate;
+    };
+    let age = Duration::try_from(now.duration_since(last.0)).unwrap_or(Duration::ZERO);
+    if age >= every {
+        Decision::Validate
+    } else {
+        Decision::WaitFor(every - age)
+    }
+}
+
+/// Writes, reads back, lists and deletes the probe blob of this cluster.
+pub async fn probe<S: BlobStore>(
+    store: &S,
+    prefix: Option<&str>,
+    cluster_uid: &str,
+    nonce: &str,
+) -> Result<(), StoreError> {
+    let path = validation_blob(prefix, cluster_uid);
+    let body = format!("herbarium location probe {nonce}\n");
+    store.put(&path, Bytes::from(body.clone())).await?;
+    let read = store.get(&path, 4096).await?;
+    if read != body.as_bytes() {
+        return Err(StoreError::Service {
+            status: 200,
+            message: format!("{path}: read back different bytes than written"),
+        });
+    }
+    let listing = store.list(&path, false).await?;
+    if !listing.blobs.iter().any(|b| b.name == path) {
+        return Err(StoreError::Service {
+            status: 200,
+            message: format!("{path}: written but not listed"),
+        });
+    }
+    store.delete(&path).await?;
+    Ok(())
+}
+
+/// The status reason and message of a probe's result.
+pub fn outcome(result: &Result<(), StoreError>) -> (ValidationReason, Option<String>) {
+    match result {
+        Ok(()) => (ValidationReason::Valid, None),
+        Err(e) => (e.reason(), Some(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn status(generation: i64, request: Option<&str>, at: Timestamp) -> LocationAccessStatus {
+        LocationAccessStatus {
+            observed_generation: Some(generation),
+            last_validate_request: request.map(str::to_string),
+            last_validated: Some(Time(at)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn validates_on_change_and_when_stale_only() {
+        let now = Timestamp::now();
+        let every = Duration::from_secs(600);
+        let fresh = status(
+            2,
+            Some("t1"),
+            now - k8s_openapi::jiff::SignedDuration::from_secs(60),
+        );
+        assert_eq!(decide(Some(2), None, None, now, every), Decision::Validate);
+        assert_eq!(
+            decide(Some(2), Some("t1"), Some(&fresh), now, every),
+            Decision::WaitFor(Duration::from_secs(540))
+        );
+        assert_eq!(
+            decide(Some(3), Some("t1"), Some(&fresh), now, every),
+            Decision::Validate
+        );
+        assert_eq!(
+            decide(Some(2), Some("t2"), Some(&fresh), now, every),
+            Decision::Validate
+        );
+        assert_eq!(
+            decide(Some(2), None, Some(&fresh), now, every),
+            Decision::Validate
+        );
+        let stale = status(
+            2,
+            Some("t1"),
+            now - k8s_openapi::jiff::SignedDuration::from_secs(601),
+        );
+        assert_eq!(
+            decide(Some(2), Some("t1"), Some(&stale), now, every),
+            Decision::Validate
+        );
+        let never = LocationAccessStatus {
+            last_validated: None,
+            ..fresh
+        };
+        assert_eq!(
+            decide(Some(2), Some("t1"), Some(&never), now, every),
+            Decision::Validate
+        );
+    }
+
+    #[tokio::test]
+    async fn probe_leaves_nothing_behind_and_reports_the_reason() {
+        let store = MemoryStore::new();
+        let result = probe(&store, Some("p"), "c1", "n1").await;
+        assert_eq!(outcome(&result), (ValidationReason::Valid, None));
+        assert!(store.names().is_empty(), "{:?}", store.names());
+        store.fail_with(StoreError::Authorization("no role".into()));
+        let result = probe(&store, Some("p"), "c1", "n2").await;
+        let (reason, message) = outcome(&result);
+        assert_eq!(reason, ValidationReason::AuthorizationFailed);
+        assert!(message.unwrap().contains("no role"));
+    }
+}
