@@ -167,6 +167,7 @@ pub async fn run(
         metrics: metrics.clone(),
         registrar,
         stores,
+        memo: Default::default(),
     });
     let discovery = discovery.graceful_shutdown_on(shutdown.clone()).run(
         timed(Kind::Discovery, reconcile::discovery::reconcile_shoot),

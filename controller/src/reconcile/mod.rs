@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod conditions;
 pub mod discovery;
 pub mod location;
+pub mod memo;
 pub mod names;
 pub mod orphans;
 pub mod restore;
@@ -42,6 +43,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Azure identities, issuer checks and agent installs (see [`cluster::Registrar`]).
     pub registrar: Arc<dyn cluster::Registrar>,
+    /// What was already ensured per cluster (see [`memo`]).
+    pub memo: memo::Memo,
     /// Caches of the garden objects several reconcilers look through.
     pub stores: Stores,
 }
