@@ -191,4 +191,6 @@ pub fn context(
     ))
 }
 
+pub mod azure;
+
 pub const WAIT: Duration = Duration::from_secs(60);
