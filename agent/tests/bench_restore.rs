@@ -171,3 +171,82 @@ async fn restore_against_a_create_loop() {
             .await;
     }
 }
+
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Memory of the verification pass for 10,000 and 100,000 objects: the peak RSS above the
+/// process's RSS just before the scan (peak reset through /proc/self/clear_refs). The archive
+/// itself sits in a MemoryStore, so it is part of the baseline, not of the delta. Prints
+/// `reader n=<N> archive_mib=<m> peak_delta_mib=<m>` per size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: cargo test -p herbarium-agent --test bench_restore -- --ignored --nocapture reader_memory"]
+async fn reader_memory_does_not_grow_with_the_archive() {
+    use herbarium_agent::archive::read::scan_blob;
+    use herbarium_agent::store::MemoryStore;
+    use std::ops::ControlFlow;
+    for n in [10_000usize, 100_000] {
+        let store = Arc::new(MemoryStore::new());
+        let path = format!("m{n}/resources.tar.zst");
+        let mut w = ArchiveWriter::new(store.clone(), &path, 4 << 20, 4, 0).unwrap();
+        let id = ResourceId {
+            group: String::new(),
+            version: "v1".into(),
+            resource: "configmaps".into(),
+            kind: "ConfigMap".into(),
+            namespaced: true,
+        };
+        let mut seed = 0x9e3779b97f4a7c15u64;
+        for i in 0..n {
+            // 1 KiB of pseudo-random hex: compresses like real data, not like a run of 'x'.
+            let payload: String = (0..64)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    format!("{seed:016x}")
+                })
+                .collect();
+            let mut cm = config_map("m", i);
+            cm["data"]["payload"] = json!(payload);
+            w.add(
+                &id,
+                Some("m"),
+                &format!("cm-{i:06}"),
+                &serde_json::to_vec(&cm).unwrap(),
+            )
+            .await
+            .unwrap();
+        }
+        let finished = w.finish().await.unwrap();
+        let index = Arc::new(Index {
+            format_version: "v1".into(),
+            archive: finished.archive,
+            resources: finished.resources,
+        });
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let before = status_kib("VmRSS:");
+        let summary = scan_blob(store.clone(), path, index.clone(), |_| {
+            Ok(ControlFlow::Continue(()))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(summary.entries as usize, n);
+        let peak = status_kib("VmHWM:");
+        println!(
+            "\nreader n={n} archive_mib={:.1} uncompressed_mib={:.1} peak_delta_mib={:.1}",
+            index.archive.bytes as f64 / 1048576.0,
+            index.archive.uncompressed_bytes as f64 / 1048576.0,
+            peak.saturating_sub(before) as f64 / 1024.0
+        );
+    }
+}
