@@ -16,13 +16,9 @@ pub async fn run_all<F: StoreFactory>(ctx: Arc<Context<F>>, version: &'static st
     ));
     let validation = tokio::spawn(crate::validate::run(ctx.clone()));
     let backups = tokio::spawn(crate::backup::reconcile::run(ctx.clone()));
-    for (what, task) in [
-        ("heartbeat", heartbeat),
-        ("validation", validation),
-        ("backups", backups),
-    ] {
-        if let Err(e) = task.await {
-            tracing::error!(what, error = %e, "controller task failed");
-        }
-    }
+    ctx.drained().await;
+    let _ = heartbeat.await;
+    // No job runs any more: whatever the controllers still wait for (a first list) is moot.
+    validation.abort();
+    backups.abort();
 }
