@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::*;
+use common::restore::*;
 use herbarium_agent::store::MemoryStore;
 use herbarium_api::agent::RestoreJob;
 use herbarium_api::common::RestorePhase;
