@@ -554,3 +554,46 @@ async fn replace_recreates_what_cannot_be_updated_and_interrupted_jobs_run_again
     assert_ne!(now.metadata.uid, old_uid, "re-created, not updated");
     ctl.abort();
 }
+
+#[tokio::test]
+async fn namespaces_missing_from_the_backup_are_created() {
+    let c1 = env().clusters[0].client().await.unwrap();
+    let src = format!("bare-{}", std::process::id());
+    let store = Arc::new(MemoryStore::new());
+    let dir = write_backup(
+        &store,
+        "nightly",
+        UID,
+        &[obj(
+            "v1",
+            "configmaps",
+            "ConfigMap",
+            true,
+            json!({"metadata": {"name": "a", "namespace": src}, "data": {"v": "1"}}),
+        )],
+    )
+    .await;
+    let agent = agent_namespace(&c1).await;
+    let ctl = start_controller(&c1, &agent, store).await;
+    let target = format!("{src}-mapped");
+    let job = restore_job(
+        &c1,
+        &agent,
+        "bare",
+        &dir,
+        json!({"namespaceMapping": {src: target.clone()}}),
+    )
+    .await;
+    assert_eq!(
+        run(&job).phase,
+        Some(RestorePhase::Succeeded),
+        "{:?}",
+        run(&job)
+    );
+    let cm = Api::<ConfigMap>::namespaced(c1.clone(), &target)
+        .get("a")
+        .await
+        .unwrap();
+    assert_eq!(cm.data.unwrap()["v"], "1");
+    ctl.abort();
+}
