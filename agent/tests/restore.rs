@@ -597,3 +597,50 @@ async fn namespaces_missing_from_the_backup_are_created() {
     assert_eq!(cm.data.unwrap()["v"], "1");
     ctl.abort();
 }
+
+#[tokio::test]
+async fn a_job_waits_for_its_location_to_arrive() {
+    let c1 = env().clusters[0].client().await.unwrap();
+    let ns = format!("late-{}", std::process::id());
+    let store = Arc::new(MemoryStore::new());
+    let dir = write_backup(
+        &store,
+        "nightly",
+        UID,
+        &[obj(
+            "v1",
+            "namespaces",
+            "Namespace",
+            false,
+            json!({"metadata": {"name": ns}}),
+        )],
+    )
+    .await;
+    let agent = agent_namespace(&c1).await;
+    let ctl = tokio::spawn(herbarium_agent::restore::job::run(context(
+        &c1, &agent, store,
+    )));
+    let jobs = Api::<RestoreJob>::namespaced(c1.clone(), &agent);
+    let job: RestoreJob = serde_json::from_value(json!({"apiVersion": "agent.herbarium.io/v1alpha1",
+        "kind": "RestoreJob", "metadata": {"name": "early", "namespace": agent},
+        "spec": {"backup": {"name": "nightly", "uid": UID, "clusterUID": CLUSTER_UID, "storagePath": dir},
+            "location": "loc"}}))
+    .unwrap();
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    // The controller has seen the job without its location (no phase yet) ...
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(jobs.get("early").await.unwrap().status.is_none());
+    // ... and runs it once the location arrives.
+    location_access(&c1, &agent, "loc").await;
+    let done = wait_for("the job to finish", WAIT, || {
+        let jobs = jobs.clone();
+        async move {
+            let j = jobs.get("early").await.ok()?;
+            (j.status.as_ref()?.run.phase? == RestorePhase::Succeeded).then_some(j)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(run(&done).counts.clone().unwrap().restored, 1);
+    ctl.abort();
+}

@@ -49,6 +49,7 @@ impl<'a> Checker<'a> {
             )));
         }
         let key = parse_entry_path(&path).map_err(|e| corrupt(e.to_string()))?;
+        check_url_safe(&key, &path)?;
         let size = entry.size();
         if size > MAX_ENTRY_BYTES {
             return Err(corrupt(format!(
@@ -150,6 +151,36 @@ impl<'a> Checker<'a> {
             entries: self.entries,
             uncompressed_bytes: self.total_bytes,
         })
+    }
+}
+
+/// Group, version, resource, namespace and name end up in API URLs: group, version and resource
+/// must be lowercase DNS-style names, namespace and name free of what a URL would read as
+/// structure (`?`, `#`, `%`, spaces). Kubernetes names are narrower still; the API server
+/// refuses the rest.
+fn check_url_safe(key: &EntryKey, path: &str) -> Result<(), ArchiveError> {
+    let dns = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    };
+    let plain = |s: &str| !s.chars().any(|c| matches!(c, '?' | '#' | '%' | ' '));
+    let ok = dns(&key.group)
+        && !key.version.is_empty()
+        && key.version.bytes().all(|b| b.is_ascii_alphanumeric())
+        && !key.resource.is_empty()
+        && dns(&key.resource)
+        && key
+            .namespace
+            .as_deref()
+            .is_none_or(|n| dns(n) && !n.is_empty())
+        && plain(&key.name);
+    if ok {
+        Ok(())
+    } else {
+        Err(corrupt(format!(
+            "entry {path:?}: group, version, resource, namespace or name has characters no \
+             Kubernetes name has"
+        )))
     }
 }
 

@@ -212,6 +212,34 @@ fn path_escape_is_refused() {
 }
 
 #[test]
+fn names_that_would_change_a_url_are_refused() {
+    for (resource, ns, name) in [
+        ("configmaps?watch=1", "n", "x"),
+        ("configmaps", "N", "x"),
+        ("configmaps", "n", "x?dryRun=All"),
+        ("configmaps", "n", "x%2F..%2Fy"),
+        ("config maps", "n", "x"),
+    ] {
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": ns}});
+        let entries = [(
+            format!("resources/core/v1/{resource}/{ns}/{name}.json"),
+            serde_json::to_vec(&body).unwrap(),
+        )];
+        let compressed = zstd::encode_all(tar_of(&entries).as_slice(), 3).unwrap();
+        let (_, mut index) = build(&[cm("n", "x")]);
+        index.archive.bytes = compressed.len() as u64;
+        refused(&compressed, &index, "characters no");
+    }
+    let (compressed, index) = build(&[cm("n", "system:controller.x")]);
+    assert_eq!(
+        read_all(&compressed, &index).unwrap().len(),
+        1,
+        "':' is fine (RBAC names)"
+    );
+}
+
+#[test]
 fn links_and_directories_are_refused() {
     for kind in [
         tar::EntryType::Symlink,
