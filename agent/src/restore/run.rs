@@ -237,11 +237,14 @@ async fn restore<S: BlobStore>(
                     return Ok(ControlFlow::Break(()));
                 }
                 let r = &index2.resources[i];
-                if stages2[i] != s || !wanted2[i] || plan2.pv_replaced_by_snapshot(r, &entry.object)
-                {
+                if stages2[i] != s || !wanted2[i] {
                     return Ok(ControlFlow::Continue(()));
                 }
-                if let Decision::Restore(object) = plan2.prepare(r, entry.object) {
+                let object = entry.object()?;
+                if plan2.pv_replaced_by_snapshot(r, &object) {
+                    return Ok(ControlFlow::Continue(()));
+                }
+                if let Decision::Restore(object) = plan2.prepare(r, object) {
                     tx.blocking_send((i, object))
                         .map_err(|_| ArchiveError::Aborted("restore stopped".into()))?;
                 }
