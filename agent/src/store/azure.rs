@@ -188,6 +188,22 @@ impl crate::context::StoreFactory for AzureStores {
     }
 }
 
+impl AzureSettings {
+    /// Creates a container (for tests and the benchmark; the agent itself never creates one).
+    pub async fn create_container(
+        &self,
+        endpoint: &str,
+        container: &str,
+    ) -> Result<(), StoreError> {
+        let store = self.open(self.credential()?, endpoint, container)?;
+        match store.client.create(None).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.http_status() == Some(StatusCode::Conflict) => Ok(()),
+            Err(e) => Err(store.err("creating the container", e)),
+        }
+    }
+}
+
 /// One container of one storage account.
 pub struct AzureBlobStore {
     client: BlobContainerClient,
