@@ -8,4 +8,5 @@ pub mod kube_io;
 pub mod reconcile;
 pub mod run;
 pub mod select;
+pub mod snapshots;
 pub mod status;

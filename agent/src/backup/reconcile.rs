@@ -161,6 +161,7 @@ async fn apply<F: StoreFactory>(
         dir: &dir,
         started: now,
         agent_version: env!("CARGO_PKG_VERSION"),
+        snapshots: spec.volume_snapshots.as_ref(),
     };
     let grace = ctx.settings.shutdown_grace;
     let stopped = async {
@@ -195,6 +196,7 @@ async fn apply<F: StoreFactory>(
                 progress,
                 outcome.size_bytes,
                 outcome.errors,
+                outcome.volume_snapshots,
                 outcome.completed,
             )
         }

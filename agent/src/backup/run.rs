@@ -7,7 +7,9 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use herbarium_api::common::{BackupPhase, ItemError, Progress, ResourceSelection};
+use herbarium_api::common::{
+    BackupPhase, ItemError, Progress, ResourceSelection, VolumeSnapshotOptions,
+};
 use herbarium_api::constants::{FORMAT_VERSION, MAX_STATUS_ERRORS};
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
@@ -18,6 +20,7 @@ use super::archive::{ArchiveWriter, ResourceId};
 use super::clean::{Needs, clean, name_of};
 use super::kube_io::{self, builtin, list_page};
 use super::select::{Plan, plan};
+use super::snapshots::{self, Claim};
 use crate::context::Settings;
 use crate::format::{Index, Metadata};
 use crate::store::{BlobStore, StoreError};
@@ -32,6 +35,8 @@ pub struct Job<'a> {
     pub dir: &'a str,
     pub started: Timestamp,
     pub agent_version: &'a str,
+    /// CSI snapshots of the backed-up PVCs, when enabled.
+    pub snapshots: Option<&'a VolumeSnapshotOptions>,
 }
 
 /// A finished, committed backup.
@@ -43,6 +48,8 @@ pub struct Outcome {
     pub size_bytes: u64,
     pub errors: Vec<ItemError>,
     pub completed: Timestamp,
+    /// Volume snapshots taken (ready to use).
+    pub volume_snapshots: u64,
 }
 
 /// Why a run failed (the backup is not committed).
@@ -221,6 +228,8 @@ pub async fn run<S: BlobStore>(
         tx,
     ));
     let mut needs = Needs::default();
+    let want_snapshots = job.snapshots.is_some_and(|o| o.enabled);
+    let mut claims: Vec<Claim> = Vec::new();
     let mut counts = vec![0u64; targets.len()];
     while let Some(msg) = rx.recv().await {
         match msg {
@@ -242,6 +251,20 @@ pub async fn run<S: BlobStore>(
                     }
                     if plan.auto {
                         needs.note(r, &obj, custom);
+                    }
+                    if want_snapshots
+                        && r.group.is_empty()
+                        && r.resource == "persistentvolumeclaims"
+                    {
+                        if let (Some(ns), Some(volume)) =
+                            (ns.as_deref(), obj["spec"]["volumeName"].as_str())
+                        {
+                            claims.push(Claim {
+                                namespace: ns.into(),
+                                name: name.clone(),
+                                volume: volume.into(),
+                            });
+                        }
                     }
                     clean(&mut obj, r);
                     let json = serde_json::to_vec(&obj).unwrap_or_default();
@@ -315,6 +338,27 @@ pub async fn run<S: BlobStore>(
     }
 
     let finished = w.finish().await?;
+    let mut volumes = Vec::new();
+    if let Some(options) = job.snapshots.filter(|o| o.enabled) {
+        let timeout = match options.timeout.as_ref().map(|t| t.parse()) {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => return Err(RunError::Selection(e)),
+            None => std::time::Duration::from_secs(600),
+        };
+        let (records, errors) = snapshots::take(
+            client,
+            &claims,
+            options.class_name.as_deref(),
+            timeout,
+            (job.name, job.uid),
+        )
+        .await;
+        for (item, message) in errors {
+            journal.error(item, message);
+        }
+        journal.info(json!({"msg": "volume snapshots", "ready": records.len()}));
+        volumes = records;
+    }
     let items = finished.archive.entries;
     let archive_bytes = finished.archive.bytes;
     let index = Index {
@@ -340,7 +384,11 @@ pub async fn run<S: BlobStore>(
         serde_json::to_vec_pretty(&index).unwrap_or_default(),
     )
     .await?;
-    put("volumes.json", b"[]\n".to_vec()).await?;
+    put(
+        "volumes.json",
+        serde_json::to_vec_pretty(&volumes).unwrap_or_default(),
+    )
+    .await?;
     let log = zstd::encode_all(journal.lines.join("\n").as_bytes(), 3).map_err(|e| {
         StoreError::Service {
             status: 0,
@@ -372,5 +420,6 @@ pub async fn run<S: BlobStore>(
         size_bytes: size,
         errors: journal.errors.into_iter().collect(),
         completed,
+        volume_snapshots: volumes.len() as u64,
     })
 }

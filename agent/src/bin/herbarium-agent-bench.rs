@@ -170,6 +170,7 @@ async fn main() {
                 dir: &dir,
                 started: Timestamp::now(),
                 agent_version: env!("CARGO_PKG_VERSION"),
+                snapshots: None,
             };
             let (progress, _) = tokio::sync::watch::channel(Progress::default());
             let started = Instant::now();
