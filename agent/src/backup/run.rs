@@ -252,19 +252,8 @@ pub async fn run<S: BlobStore>(
                     if plan.auto {
                         needs.note(r, &obj, custom);
                     }
-                    if want_snapshots
-                        && r.group.is_empty()
-                        && r.resource == "persistentvolumeclaims"
-                    {
-                        if let (Some(ns), Some(volume)) =
-                            (ns.as_deref(), obj["spec"]["volumeName"].as_str())
-                        {
-                            claims.push(Claim {
-                                namespace: ns.into(),
-                                name: name.clone(),
-                                volume: volume.into(),
-                            });
-                        }
+                    if want_snapshots && let Some(claim) = snapshots::claim_of(r, &obj) {
+                        claims.push(claim);
                     }
                     clean(&mut obj, r);
                     let json = serde_json::to_vec(&obj).unwrap_or_default();

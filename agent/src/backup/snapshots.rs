@@ -40,6 +40,21 @@ pub struct SnapshotRecord {
     pub restore_size: Option<String>,
 }
 
+/// The claim of a listed PVC bound to a volume; `None` for anything else.
+pub fn claim_of(r: &ResourceId, obj: &Value) -> Option<Claim> {
+    if !(r.group.is_empty() && r.resource == "persistentvolumeclaims") {
+        return None;
+    }
+    Some(Claim {
+        namespace: obj["metadata"]["namespace"].as_str()?.to_string(),
+        name: obj["metadata"]["name"].as_str()?.to_string(),
+        volume: obj["spec"]["volumeName"]
+            .as_str()
+            .filter(|v| !v.is_empty())?
+            .to_string(),
+    })
+}
+
 fn snapshot_resource() -> ResourceId {
     builtin(
         "snapshot.storage.k8s.io",
