@@ -3,7 +3,9 @@
 
 pub mod archive;
 pub mod clean;
+mod commit;
 pub mod delete;
+mod journal;
 pub mod kube_io;
 pub mod reconcile;
 pub mod run;

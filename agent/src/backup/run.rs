@@ -3,14 +3,12 @@
 //! volumes.json, log.jsonl.zst and — last — metadata.json. Nothing here writes status: progress
 //! goes out through a watch channel; the reconciler decides how often to report it.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use herbarium_api::common::{
     BackupPhase, ItemError, Progress, ResourceSelection, VolumeSnapshotOptions,
 };
-use herbarium_api::constants::{FORMAT_VERSION, MAX_STATUS_ERRORS};
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use serde_json::{Value, json};
@@ -18,11 +16,12 @@ use tokio::sync::{mpsc, watch};
 
 use super::archive::{ArchiveWriter, ResourceId};
 use super::clean::{Needs, clean, name_of};
+use super::commit::commit;
+use super::journal::Journal;
 use super::kube_io::{self, builtin, list_page};
 use super::select::{Plan, plan};
 use super::snapshots::{self, Claim};
 use crate::context::Settings;
-use crate::format::{Index, Metadata};
 use crate::store::{BlobStore, StoreError};
 
 /// The backup being taken.
@@ -61,33 +60,6 @@ pub enum RunError {
     Selection(String),
     #[error("writing to storage: {0}")]
     Store(#[from] StoreError),
-}
-
-/// Item errors kept (the most recent `MAX_STATUS_ERRORS`) and counted, plus the log lines.
-#[derive(Default)]
-struct Journal {
-    errors: VecDeque<ItemError>,
-    error_count: u64,
-    lines: Vec<String>,
-}
-
-impl Journal {
-    fn info(&mut self, fields: Value) {
-        self.line("info", fields);
-    }
-    fn error(&mut self, item: String, message: String) {
-        self.line("error", json!({"item": item, "message": message}));
-        self.error_count += 1;
-        if self.errors.len() == MAX_STATUS_ERRORS {
-            self.errors.pop_front();
-        }
-        self.errors.push_back(ItemError { item, message });
-    }
-    fn line(&mut self, level: &str, mut fields: Value) {
-        fields["time"] = json!(Timestamp::now().to_string());
-        fields["level"] = json!(level);
-        self.lines.push(fields.to_string());
-    }
 }
 
 enum Msg {
@@ -348,67 +320,7 @@ pub async fn run<S: BlobStore>(
         journal.info(json!({"msg": "volume snapshots", "ready": records.len()}));
         volumes = records;
     }
-    let items = finished.archive.entries;
-    let archive_bytes = finished.archive.bytes;
-    let index = Index {
-        format_version: FORMAT_VERSION.into(),
-        archive: finished.archive,
-        resources: finished.resources,
-    };
-    let phase = if journal.error_count == 0 {
-        BackupPhase::Succeeded
-    } else {
-        BackupPhase::PartiallySucceeded
-    };
-    journal.info(json!({"msg": "archive committed", "items": items, "bytes": archive_bytes, "errors": journal.error_count}));
-    let mut size = archive_bytes;
-    let mut put = async |name: &str, body: Vec<u8>| -> Result<(), StoreError> {
-        size += body.len() as u64;
-        store
-            .put(&format!("{}{name}", job.dir), Bytes::from(body))
-            .await
-    };
-    put(
-        "index.json",
-        serde_json::to_vec_pretty(&index).unwrap_or_default(),
-    )
-    .await?;
-    put(
-        "volumes.json",
-        serde_json::to_vec_pretty(&volumes).unwrap_or_default(),
-    )
-    .await?;
-    let log = zstd::encode_all(journal.lines.join("\n").as_bytes(), 3).map_err(|e| {
-        StoreError::Service {
-            status: 0,
-            message: format!("compressing the log: {e}"),
-        }
-    })?;
-    put("log.jsonl.zst", log).await?;
-    let completed = Timestamp::now();
-    let metadata = Metadata {
-        format_version: FORMAT_VERSION.into(),
-        backup_name: job.name.into(),
-        backup_uid: job.uid.into(),
-        cluster_uid: job.cluster_uid.into(),
-        started: job.started.to_string(),
-        completed: completed.to_string(),
-        items,
-        archive_bytes,
-        phase: format!("{phase:?}"),
-        agent_version: job.agent_version.into(),
-    };
-    put(
-        "metadata.json",
-        serde_json::to_vec_pretty(&metadata).unwrap_or_default(),
-    )
-    .await?;
-    Ok(Outcome {
-        phase,
-        items,
-        size_bytes: size,
-        errors: journal.errors.into_iter().collect(),
-        completed,
-        volume_snapshots: volumes.len() as u64,
-    })
+    commit(store.as_ref(), &job, finished, volumes, journal)
+        .await
+        .map_err(RunError::Store)
 }
