@@ -65,7 +65,7 @@ echo "bench: floor ${floor_s}s" >&2
 # workload identity (Storage Blob Data Contributor on the account) through the token stand-in.
 token=$dir/bench-token
 "$repo/hack/mint-token.sh" --dir "$dir" --cluster garden \
-  --subject system:serviceaccount:default:test-operator --ttl 7200 >"$token"
+  --subject system:serviceaccount:default:test-operator --ttl 7200 | tr -d '\n' >"$token"
 read -r backup_s items rss_kib < <(
   AZURE_CLIENT_ID=$HERBARIUM_TEST_OPERATOR_CLIENT_ID AZURE_FEDERATED_TOKEN_FILE=$token \
     "$bench" backup --namespace "$ns" --endpoint "$HERBARIUM_BLOB_ENDPOINT" \
