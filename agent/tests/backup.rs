@@ -534,3 +534,60 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
         "volumeSnapshotContent": "snapcontent-1", "restoreSize": "1Gi"}])
     );
 }
+
+/// A job found InProgress (the agent stopped mid-run) runs again from scratch; a stopping
+/// agent starts no job.
+#[tokio::test]
+async fn an_interrupted_run_starts_again_and_a_stopping_agent_starts_nothing() {
+    let s = setup().await;
+    let client = cluster_client().await;
+    let ns = herbarium_test_support::unique_namespace(&client, "agent-src")
+        .await
+        .unwrap();
+    apply(
+        &client,
+        Some(&ns),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
+    )
+    .await;
+    let selection = ResourceSelection {
+        namespaces: vec![ns.clone()],
+        ..Default::default()
+    };
+    s.api
+        .create(
+            &PostParams::default(),
+            &BackupJob::new("b4", job_spec("b4", selection, DeletionPolicy::Delete)),
+        )
+        .await
+        .unwrap();
+    reconcile(Arc::new(s.api.get("b4").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap(); // finalizer
+
+    s.ctx.stop();
+    reconcile(Arc::new(s.api.get("b4").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap();
+    assert!(
+        s.api.get("b4").await.unwrap().status.is_none(),
+        "no job starts while stopping"
+    );
+
+    let interrupted = json!({"status": {"phase": "InProgress", "stage": "Uploading"}});
+    s.api
+        .patch_status("b4", &PatchParams::default(), &Patch::Merge(&interrupted))
+        .await
+        .unwrap();
+    let (fresh_ctx, _) = context(
+        client.clone(),
+        &s.ctx.namespace,
+        s.ctx.stores.inner_settings(),
+    );
+    reconcile(Arc::new(s.api.get("b4").await.unwrap()), fresh_ctx)
+        .await
+        .unwrap();
+    let status = s.api.get("b4").await.unwrap().status.unwrap().run;
+    assert_eq!(status.phase, Some(BackupPhase::Succeeded), "{status:?}");
+    assert_eq!(status.progress.unwrap().items_done, 2);
+}

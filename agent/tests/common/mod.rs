@@ -337,6 +337,13 @@ impl<S: BlobStore> BlobStore for Recording<S> {
 pub struct RecordingStores {
     pub inner: AzureStores,
     pub calls: Calls,
+    pub settings: AzureSettings,
+}
+
+impl RecordingStores {
+    pub fn inner_settings(&self) -> AzureSettings {
+        self.settings.clone()
+    }
 }
 
 impl StoreFactory for RecordingStores {
@@ -357,8 +364,9 @@ pub fn context(
 ) -> (Arc<Context<RecordingStores>>, Calls) {
     let calls = Calls::default();
     let stores = RecordingStores {
-        inner: AzureStores::new(settings),
+        inner: AzureStores::new(settings.clone()),
         calls: calls.clone(),
+        settings,
     };
     let mut ctx = Context::new(client, namespace, stores, Metrics::default());
     ctx.settings.progress_every = std::time::Duration::from_millis(200);
