@@ -5,6 +5,7 @@ pub mod archive;
 pub mod clean;
 mod commit;
 pub mod delete;
+pub mod hooks;
 mod journal;
 pub mod kube_io;
 pub mod reconcile;

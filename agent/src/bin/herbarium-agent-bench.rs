@@ -171,6 +171,7 @@ async fn main() {
                 started: Timestamp::now(),
                 agent_version: env!("CARGO_PKG_VERSION"),
                 snapshots: None,
+                hooks: None,
             };
             let (progress, _) = tokio::sync::watch::channel(Progress::default());
             let started = Instant::now();
