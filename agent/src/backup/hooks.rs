@@ -35,27 +35,61 @@ impl Exec for KubeExec {
         let api: Api<Pod> = Api::namespaced(self.0.clone(), &t.namespace);
         let (pod, container, command) = (t.pod.clone(), t.container.clone(), command.to_vec());
         Box::pin(async move {
+            // kube needs one stream open; stderr also explains a failure.
             let params = AttachParams::default()
                 .container(container)
                 .stdin(false)
                 .stdout(false)
-                .stderr(false);
+                .stderr(true);
             let mut process = api
                 .exec(&pod, command, &params)
                 .await
                 .map_err(|e| format!("exec: {e}"))?;
-            let status = match process.take_status() {
-                Some(s) => s.await,
-                None => None,
-            };
+            let stderr = process.stderr();
+            let status = process.take_status();
+            // Read stderr while waiting, or a chatty command blocks on a full buffer.
+            let (tail, status) = tokio::join!(last_bytes(stderr, 1024), async {
+                match status {
+                    Some(s) => s.await,
+                    None => None,
+                }
+            });
             let _ = process.join().await;
+            let tail = String::from_utf8_lossy(&tail).trim().to_string();
             match status {
                 Some(s) if s.status.as_deref() == Some("Success") => Ok(()),
-                Some(s) => Err(s.message.unwrap_or_else(|| "the command failed".into())),
+                Some(s) => {
+                    let message = s.message.unwrap_or_else(|| "the command failed".into());
+                    Err(if tail.is_empty() {
+                        message
+                    } else {
+                        format!("{message}; stderr: {tail}")
+                    })
+                }
                 None => Err("the exec stream ended without an exit status".into()),
             }
         })
     }
+}
+
+/// The last `keep` bytes of a stream.
+async fn last_bytes(stream: Option<impl tokio::io::AsyncRead + Unpin>, keep: usize) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut tail = Vec::new();
+    let Some(mut stream) = stream else {
+        return tail;
+    };
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > keep {
+            tail.drain(..tail.len() - keep);
+        }
+    }
+    tail
 }
 
 /// Where one action runs.
