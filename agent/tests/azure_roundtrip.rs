@@ -217,6 +217,8 @@ async fn backup_to_azurite_then_restore_elsewhere_and_sync() {
         dir: &dir,
         started: Timestamp::now(),
         agent_version: "test",
+        snapshots: None,
+        hooks: None,
     };
     let outcome = backup(&c1, store1.clone(), job, &Settings::default(), &tx)
         .await

@@ -36,6 +36,7 @@ async fn apply(client: &Client, ns: Option<&str>, obj: serde_json::Value) {
         "PersistentVolume" => "persistentvolumes".to_string(),
         "PersistentVolumeClaim" => "persistentvolumeclaims".to_string(),
         "ClusterRole" => "clusterroles".to_string(),
+        "VolumeSnapshotClass" => "volumesnapshotclasses".to_string(),
         "RoleBinding" => "rolebindings".to_string(),
         "ServiceAccount" => "serviceaccounts".to_string(),
         k => format!("{}s", k.to_lowercase()),
@@ -426,4 +427,167 @@ async fn retain_keeps_the_blobs_and_label_selector_narrows() {
         5,
         "Retain keeps every blob"
     );
+}
+
+/// The test plays the snapshot controller: it marks the VolumeSnapshot the agent creates
+/// readyToUse, as the CSI snapshotter would.
+#[tokio::test]
+async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
+    let s = setup().await;
+    let client = cluster_client().await;
+    let ns = herbarium_test_support::unique_namespace(&client, "agent-csi")
+        .await
+        .unwrap();
+    let driver = format!("{ns}.csi.test");
+    apply(&client, None, json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
+        "metadata": {"name": format!("{ns}-class"), "annotations": {"snapshot.storage.kubernetes.io/is-default-class": "true"}},
+        "driver": driver, "deletionPolicy": "Delete"})).await;
+    apply(&client, None, json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": format!("{ns}-pv")},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+            "csi": {"driver": driver, "volumeHandle": "vol-1"}}})).await;
+    apply(&client, Some(&ns), json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "volumeName": format!("{ns}-pv")}})).await;
+
+    let mut spec = job_spec(
+        "b3",
+        ResourceSelection {
+            namespaces: vec![ns.clone()],
+            ..Default::default()
+        },
+        DeletionPolicy::Delete,
+    );
+    spec.volume_snapshots = Some(herbarium_api::common::VolumeSnapshotOptions {
+        enabled: true,
+        class_name: None,
+        timeout: Some("60s".into()),
+    });
+    s.api
+        .create(&PostParams::default(), &BackupJob::new("b3", spec))
+        .await
+        .unwrap();
+    reconcile(Arc::new(s.api.get("b3").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap(); // finalizer
+    let run = tokio::spawn(reconcile(
+        Arc::new(s.api.get("b3").await.unwrap()),
+        s.ctx.clone(),
+    ));
+
+    let snapshots = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        &ns,
+        &ApiResource {
+            group: "snapshot.storage.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "snapshot.storage.k8s.io/v1".into(),
+            kind: "VolumeSnapshot".into(),
+            plural: "volumesnapshots".into(),
+        },
+    );
+    let created = herbarium_test_support::wait_for(
+        "the agent's VolumeSnapshot",
+        std::time::Duration::from_secs(60),
+        || {
+            let snapshots = snapshots.clone();
+            async move { snapshots.get_opt("b3-data").await.ok().flatten() }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        created.data["spec"]["volumeSnapshotClassName"],
+        format!("{ns}-class")
+    );
+    assert_eq!(
+        created.data["spec"]["source"]["persistentVolumeClaimName"],
+        "data"
+    );
+    let status = json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+        "status": {"readyToUse": true, "boundVolumeSnapshotContentName": "snapcontent-1", "restoreSize": "1Gi"}});
+    snapshots
+        .patch_status(
+            "b3-data",
+            &PatchParams::apply("snapshot-controller").force(),
+            &Patch::Apply(&status),
+        )
+        .await
+        .unwrap();
+    run.await.unwrap().unwrap();
+
+    let status = s.api.get("b3").await.unwrap().status.unwrap().run;
+    assert_eq!(status.phase, Some(BackupPhase::Succeeded), "{status:?}");
+    assert_eq!(status.volume_snapshots, Some(1));
+    let volumes: serde_json::Value = serde_json::from_slice(
+        &s.store
+            .get(
+                &format!("{}volumes.json", status.storage_path.unwrap()),
+                1 << 20,
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        volumes,
+        json!([{"namespace": ns, "persistentVolumeClaim": "data", "persistentVolume": format!("{ns}-pv"),
+        "driver": driver, "volumeSnapshot": "b3-data", "volumeSnapshotClass": format!("{ns}-class"),
+        "volumeSnapshotContent": "snapcontent-1", "restoreSize": "1Gi"}])
+    );
+}
+
+/// A job found InProgress (the agent stopped mid-run) runs again from scratch; a stopping
+/// agent starts no job.
+#[tokio::test]
+async fn an_interrupted_run_starts_again_and_a_stopping_agent_starts_nothing() {
+    let s = setup().await;
+    let client = cluster_client().await;
+    let ns = herbarium_test_support::unique_namespace(&client, "agent-src")
+        .await
+        .unwrap();
+    apply(
+        &client,
+        Some(&ns),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
+    )
+    .await;
+    let selection = ResourceSelection {
+        namespaces: vec![ns.clone()],
+        ..Default::default()
+    };
+    s.api
+        .create(
+            &PostParams::default(),
+            &BackupJob::new("b4", job_spec("b4", selection, DeletionPolicy::Delete)),
+        )
+        .await
+        .unwrap();
+    reconcile(Arc::new(s.api.get("b4").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap(); // finalizer
+
+    s.ctx.stop();
+    reconcile(Arc::new(s.api.get("b4").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap();
+    assert!(
+        s.api.get("b4").await.unwrap().status.is_none(),
+        "no job starts while stopping"
+    );
+
+    let interrupted = json!({"status": {"phase": "InProgress", "stage": "Uploading"}});
+    s.api
+        .patch_status("b4", &PatchParams::default(), &Patch::Merge(&interrupted))
+        .await
+        .unwrap();
+    let (fresh_ctx, _) = context(
+        client.clone(),
+        &s.ctx.namespace,
+        s.ctx.stores.inner_settings(),
+    );
+    reconcile(Arc::new(s.api.get("b4").await.unwrap()), fresh_ctx)
+        .await
+        .unwrap();
+    let status = s.api.get("b4").await.unwrap().status.unwrap().run;
+    assert_eq!(status.phase, Some(BackupPhase::Succeeded), "{status:?}");
+    assert_eq!(status.progress.unwrap().items_done, 2);
 }

@@ -152,10 +152,18 @@ async fn restore<S: BlobStore>(
     } else {
         Vec::new()
     };
-    let records: Vec<VolumeRecord> = records
+    let (records, unusable): (Vec<VolumeRecord>, Vec<VolumeRecord>) = records
         .into_iter()
         .filter(|r| filter.wants_namespace(&r.namespace))
-        .collect();
+        .partition(|r| r.snapshot_handle.as_deref().is_some_and(|h| !h.is_empty()));
+    for r in &unusable {
+        tally.error(ItemError {
+            item: format!("core/v1/persistentvolumeclaims/{}/{}", r.namespace, r.pvc),
+            message: "volumes.json records no snapshotHandle for this PVC's snapshot; the PVC is \
+                      restored without its data"
+                .into(),
+        });
+    }
     let from_snapshots: BTreeMap<(String, String), String> = records
         .iter()
         .map(|r| {

@@ -340,6 +340,13 @@ impl<S: BlobStore> BlobStore for Recording<S> {
 pub struct RecordingStores {
     pub inner: AzureStores,
     pub calls: Calls,
+    pub settings: AzureSettings,
+}
+
+impl RecordingStores {
+    pub fn inner_settings(&self) -> AzureSettings {
+        self.settings.clone()
+    }
 }
 
 impl StoreFactory for RecordingStores {
@@ -358,12 +365,26 @@ pub fn context(
     namespace: &str,
     settings: AzureSettings,
 ) -> (Arc<Context<RecordingStores>>, Calls) {
+    context_with(client, namespace, settings, None)
+}
+
+/// [`context`] with a fake pods/exec for hooks.
+pub fn context_with(
+    client: kube::Client,
+    namespace: &str,
+    settings: AzureSettings,
+    exec: Option<Arc<dyn herbarium_agent::backup::hooks::Exec>>,
+) -> (Arc<Context<RecordingStores>>, Calls) {
     let calls = Calls::default();
     let stores = RecordingStores {
-        inner: AzureStores::new(settings),
+        inner: AzureStores::new(settings.clone()),
         calls: calls.clone(),
+        settings,
     };
     let mut ctx = Context::new(client, namespace, stores, Metrics::default());
     ctx.settings.progress_every = std::time::Duration::from_millis(200);
+    if let Some(exec) = exec {
+        ctx.exec = exec;
+    }
     (Arc::new(ctx), calls)
 }
