@@ -24,6 +24,8 @@ pub struct Context<F: StoreFactory> {
     /// Set on SIGTERM: no new jobs start; running ones finish or fail within the grace period.
     pub stopping: watch::Sender<bool>,
     pub settings: Settings,
+    /// How hooks exec into pods (pods/exec; tests put a fake here).
+    pub exec: std::sync::Arc<dyn crate::backup::hooks::Exec>,
     /// Jobs running now (see [`Context::busy`]); shutdown waits for them, and only for them.
     active: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -70,12 +72,13 @@ impl Default for Settings {
 impl<F: StoreFactory> Context<F> {
     pub fn new(client: Client, namespace: &str, stores: F, metrics: Metrics) -> Self {
         Self {
-            client,
+            client: client.clone(),
             namespace: namespace.to_string(),
             stores,
             metrics,
             stopping: watch::Sender::new(false),
             settings: Settings::default(),
+            exec: std::sync::Arc::new(crate::backup::hooks::KubeExec(client.clone())),
             active: Default::default(),
         }
     }

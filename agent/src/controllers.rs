@@ -17,15 +17,11 @@ pub async fn run_all<F: StoreFactory>(ctx: Arc<Context<F>>, version: &'static st
     let backups = tokio::spawn(crate::backup::reconcile::run(ctx.clone()));
     let restores = tokio::spawn(crate::restore::job::run(ctx.clone()));
     let syncs = tokio::spawn(crate::sync::job::run(ctx.clone()));
-    for (what, task) in [
-        ("heartbeat", heartbeat),
-        ("validation", validation),
-        ("backups", backups),
-        ("restores", restores),
-        ("syncs", syncs),
-    ] {
-        if let Err(e) = task.await {
-            tracing::error!(what, error = %e, "controller task failed");
-        }
-    }
+    ctx.drained().await;
+    let _ = heartbeat.await;
+    // No job runs any more: whatever the controllers still wait for (a first list) is moot.
+    validation.abort();
+    backups.abort();
+    restores.abort();
+    syncs.abort();
 }

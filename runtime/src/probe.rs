@@ -88,7 +88,9 @@ pub fn assert_serves_and_stops_with(binary: &str, env: &[(&str, &str)]) -> Strin
         }
         if sent.elapsed() > Duration::from_secs(5) {
             let _ = child.kill();
-            panic!("{binary} did not stop within 5 s of SIGTERM");
+            let _ = child.wait();
+            let log = drain.join().unwrap_or_default();
+            panic!("{binary} did not stop within 5 s of SIGTERM; log: {log:#?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     };

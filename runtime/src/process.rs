@@ -82,6 +82,7 @@ where
     if let Err(e) = work.await {
         tracing::error!(error = %e, "the process's work ended abnormally");
     }
+    tracing::debug!("work finished; stopping the operations endpoint");
     let _ = stop_tx.send(true);
     match server.await {
         Ok(Ok(())) => {

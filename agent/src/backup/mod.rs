@@ -3,9 +3,13 @@
 
 pub mod archive;
 pub mod clean;
+mod commit;
 pub mod delete;
+pub mod hooks;
+mod journal;
 pub mod kube_io;
 pub mod reconcile;
 pub mod run;
 pub mod select;
+pub mod snapshots;
 pub mod status;

@@ -20,6 +20,7 @@ use serde_json::json;
 use tokio::sync::{oneshot, watch};
 
 use super::delete::delete_backup;
+use super::hooks::Hooks;
 use super::run::{Job, run as run_backup};
 use super::status::{Step, failed, started, step, succeeded};
 use crate::context::{Context, StoreFactory};
@@ -153,6 +154,11 @@ async fn apply<F: StoreFactory>(
         ctx.settings.progress_every,
     ));
     let default_selection = Default::default();
+    let hooks = (!spec.pre_hooks.is_empty() || !spec.post_hooks.is_empty()).then(|| Hooks {
+        pre: &spec.pre_hooks,
+        post: &spec.post_hooks,
+        exec: ctx.exec.clone(),
+    });
     let backup = Job {
         name: &spec.backup_name,
         uid: &spec.backup_uid,
@@ -161,6 +167,8 @@ async fn apply<F: StoreFactory>(
         dir: &dir,
         started: now,
         agent_version: env!("CARGO_PKG_VERSION"),
+        snapshots: spec.volume_snapshots.as_ref(),
+        hooks: hooks.as_ref(),
     };
     let grace = ctx.settings.shutdown_grace;
     let stopped = async {
@@ -195,6 +203,7 @@ async fn apply<F: StoreFactory>(
                 progress,
                 outcome.size_bytes,
                 outcome.errors,
+                outcome.volume_snapshots,
                 outcome.completed,
             )
         }

@@ -3,12 +3,12 @@
 //! volumes.json, log.jsonl.zst and — last — metadata.json. Nothing here writes status: progress
 //! goes out through a watch channel; the reconciler decides how often to report it.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use herbarium_api::common::{BackupPhase, ItemError, Progress, ResourceSelection};
-use herbarium_api::constants::{FORMAT_VERSION, MAX_STATUS_ERRORS};
+use herbarium_api::common::{
+    BackupPhase, ItemError, Progress, ResourceSelection, VolumeSnapshotOptions,
+};
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use serde_json::{Value, json};
@@ -16,10 +16,13 @@ use tokio::sync::{mpsc, watch};
 
 use super::archive::{ArchiveWriter, ResourceId};
 use super::clean::{Needs, clean, name_of};
+use super::commit::commit;
+use super::hooks::{HookRun, Hooks};
+use super::journal::Journal;
 use super::kube_io::{self, builtin, list_page};
 use super::select::{Plan, plan};
+use super::snapshots::{self, Claim};
 use crate::context::Settings;
-use crate::format::{Index, Metadata};
 use crate::store::{BlobStore, StoreError};
 
 /// The backup being taken.
@@ -32,6 +35,10 @@ pub struct Job<'a> {
     pub dir: &'a str,
     pub started: Timestamp,
     pub agent_version: &'a str,
+    /// CSI snapshots of the backed-up PVCs, when enabled.
+    pub snapshots: Option<&'a VolumeSnapshotOptions>,
+    /// Pre/post hooks, when the job has any.
+    pub hooks: Option<&'a Hooks<'a>>,
 }
 
 /// A finished, committed backup.
@@ -43,6 +50,8 @@ pub struct Outcome {
     pub size_bytes: u64,
     pub errors: Vec<ItemError>,
     pub completed: Timestamp,
+    /// Volume snapshots taken (ready to use).
+    pub volume_snapshots: u64,
 }
 
 /// Why a run failed (the backup is not committed).
@@ -54,33 +63,8 @@ pub enum RunError {
     Selection(String),
     #[error("writing to storage: {0}")]
     Store(#[from] StoreError),
-}
-
-/// Item errors kept (the most recent `MAX_STATUS_ERRORS`) and counted, plus the log lines.
-#[derive(Default)]
-struct Journal {
-    errors: VecDeque<ItemError>,
-    error_count: u64,
-    lines: Vec<String>,
-}
-
-impl Journal {
-    fn info(&mut self, fields: Value) {
-        self.line("info", fields);
-    }
-    fn error(&mut self, item: String, message: String) {
-        self.line("error", json!({"item": item, "message": message}));
-        self.error_count += 1;
-        if self.errors.len() == MAX_STATUS_ERRORS {
-            self.errors.pop_front();
-        }
-        self.errors.push_back(ItemError { item, message });
-    }
-    fn line(&mut self, level: &str, mut fields: Value) {
-        fields["time"] = json!(Timestamp::now().to_string());
-        fields["level"] = json!(level);
-        self.lines.push(fields.to_string());
-    }
+    #[error("{0}; the backup was not taken (post-hooks ran)")]
+    Hook(String),
 }
 
 enum Msg {
@@ -173,126 +157,137 @@ pub async fn run<S: BlobStore>(
     let plan = plan(job.selection, &served, &labels).map_err(RunError::Selection)?;
     journal.info(json!({"msg": "planned", "namespaces": plan.namespaces,
         "resources": plan.namespaced.len() + plan.cluster.len()}));
-    let archive_path = format!("{}resources.tar.zst", job.dir);
-    let mtime = job.started.as_second().max(0) as u64;
-    let mut w = ArchiveWriter::new(
-        store.clone(),
-        &archive_path,
-        settings.block_bytes,
-        settings.upload_concurrency,
-        mtime,
-    )?;
-    let selected: BTreeSet<&str> = plan.namespaces.iter().map(String::as_str).collect();
-    let report = |w: &ArchiveWriter<S>, total: u64| {
-        progress.send_modify(|p| {
-            p.items_total = total as i64;
-            p.items_done = w.entries() as i64;
-            p.bytes = w.compressed_bytes() as i64;
-        });
-    };
-    let mut total = 0u64;
-
-    if plan.namespace_objects {
-        let r = kube_io::namespace_resource();
-        for (name, _, obj) in namespaces
-            .iter()
-            .filter(|(n, _, _)| selected.contains(n.as_str()))
-        {
-            let mut obj = obj.clone();
-            clean(&mut obj, &r);
-            w.add(
-                &r,
-                None,
-                name,
-                &serde_json::to_vec(&obj).unwrap_or_default(),
-            )
-            .await?;
-            total += 1;
-        }
+    let mut hooks = HookRun::new(client, job.hooks, plan.namespaces.iter().cloned().collect());
+    if let Err(e) = hooks.pre(&mut journal).await {
+        hooks.post(&mut journal).await;
+        return Err(RunError::Hook(e));
     }
+    let body = async {
+        let archive_path = format!("{}resources.tar.zst", job.dir);
+        let mtime = job.started.as_second().max(0) as u64;
+        let mut w = ArchiveWriter::new(
+            store.clone(),
+            &archive_path,
+            settings.block_bytes,
+            settings.upload_concurrency,
+            mtime,
+        )?;
+        let selected: BTreeSet<&str> = plan.namespaces.iter().map(String::as_str).collect();
+        let report = |w: &ArchiveWriter<S>, total: u64| {
+            progress.send_modify(|p| {
+                p.items_total = total as i64;
+                p.items_done = w.entries() as i64;
+                p.bytes = w.compressed_bytes() as i64;
+            });
+        };
+        let mut total = 0u64;
 
-    let targets = targets(&plan);
-    let (tx, mut rx) = mpsc::channel(2);
-    let lister = tokio::spawn(lister(
-        client.clone(),
-        targets.clone(),
-        plan.label_selector.clone(),
-        settings.page_size,
-        tx,
-    ));
-    let mut needs = Needs::default();
-    let mut counts = vec![0u64; targets.len()];
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            Msg::Failed { target, error } => {
-                let (r, ns) = &targets[target];
-                journal.error(item_name(r, ns.as_deref(), ""), error);
+        if plan.namespace_objects {
+            let r = kube_io::namespace_resource();
+            for (name, _, obj) in namespaces
+                .iter()
+                .filter(|(n, _, _)| selected.contains(n.as_str()))
+            {
+                let mut obj = obj.clone();
+                clean(&mut obj, &r);
+                w.add(
+                    &r,
+                    None,
+                    name,
+                    &serde_json::to_vec(&obj).unwrap_or_default(),
+                )
+                .await?;
+                total += 1;
             }
-            Msg::Page { target, items } => {
-                let (r, _) = &targets[target];
-                let custom = crd_names.contains(&format!("{}.{}", r.resource, r.group));
-                for mut obj in items {
-                    let (name, ns) = name_of(&obj);
-                    let (Some(name), ns) = (name.map(str::to_string), ns.map(str::to_string))
-                    else {
-                        continue;
-                    };
-                    if r.namespaced && !ns.as_deref().is_some_and(|n| selected.contains(n)) {
-                        continue;
-                    }
-                    if plan.auto {
-                        needs.note(r, &obj, custom);
-                    }
-                    clean(&mut obj, r);
-                    let json = serde_json::to_vec(&obj).unwrap_or_default();
-                    w.add(r, ns.as_deref(), &name, &json).await?;
-                    counts[target] += 1;
-                    total += 1;
+        }
+
+        let targets = targets(&plan);
+        let (tx, mut rx) = mpsc::channel(2);
+        let lister = tokio::spawn(lister(
+            client.clone(),
+            targets.clone(),
+            plan.label_selector.clone(),
+            settings.page_size,
+            tx,
+        ));
+        let mut needs = Needs::default();
+        let want_snapshots = job.snapshots.is_some_and(|o| o.enabled);
+        let mut claims: Vec<Claim> = Vec::new();
+        let mut counts = vec![0u64; targets.len()];
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                Msg::Failed { target, error } => {
+                    let (r, ns) = &targets[target];
+                    journal.error(item_name(r, ns.as_deref(), ""), error);
                 }
-                report(&w, total);
+                Msg::Page { target, items } => {
+                    let (r, _) = &targets[target];
+                    let custom = crd_names.contains(&format!("{}.{}", r.resource, r.group));
+                    for mut obj in items {
+                        let (name, ns) = name_of(&obj);
+                        let (Some(name), ns) = (name.map(str::to_string), ns.map(str::to_string))
+                        else {
+                            continue;
+                        };
+                        if r.namespaced && !ns.as_deref().is_some_and(|n| selected.contains(n)) {
+                            continue;
+                        }
+                        if plan.auto {
+                            needs.note(r, &obj, custom);
+                        }
+                        if want_snapshots && let Some(claim) = snapshots::claim_of(r, &obj) {
+                            claims.push(claim);
+                        }
+                        clean(&mut obj, r);
+                        let json = serde_json::to_vec(&obj).unwrap_or_default();
+                        w.add(r, ns.as_deref(), &name, &json).await?;
+                        counts[target] += 1;
+                        total += 1;
+                    }
+                    report(&w, total);
+                }
             }
         }
-    }
-    let _ = lister.await;
-    for (i, (r, ns)) in targets.iter().enumerate() {
-        if counts[i] > 0 {
-            journal.info(
-                json!({"msg": "backed up", "resource": format!("{}.{}", r.resource, r.group),
+        let _ = lister.await;
+        for (i, (r, ns)) in targets.iter().enumerate() {
+            if counts[i] > 0 {
+                journal.info(
+                    json!({"msg": "backed up", "resource": format!("{}.{}", r.resource, r.group),
                 "namespace": ns, "items": counts[i]}),
-            );
+                );
+            }
         }
-    }
 
-    if plan.auto {
-        let extra = [
-            (
-                builtin(
-                    "apiextensions.k8s.io",
-                    "v1",
-                    "customresourcedefinitions",
-                    "CustomResourceDefinition",
-                    false,
+        if plan.auto {
+            let extra = [
+                (
+                    builtin(
+                        "apiextensions.k8s.io",
+                        "v1",
+                        "customresourcedefinitions",
+                        "CustomResourceDefinition",
+                        false,
+                    ),
+                    &needs.crds,
                 ),
-                &needs.crds,
-            ),
-            (
-                builtin("", "v1", "persistentvolumes", "PersistentVolume", false),
-                &needs.persistent_volumes,
-            ),
-            (
-                builtin(
-                    "rbac.authorization.k8s.io",
-                    "v1",
-                    "clusterroles",
-                    "ClusterRole",
-                    false,
+                (
+                    builtin("", "v1", "persistentvolumes", "PersistentVolume", false),
+                    &needs.persistent_volumes,
                 ),
-                &needs.cluster_roles,
-            ),
-        ];
-        for (r, names) in extra {
-            for name in names {
-                match kube_io::get(client, &r, None, name).await {
+                (
+                    builtin(
+                        "rbac.authorization.k8s.io",
+                        "v1",
+                        "clusterroles",
+                        "ClusterRole",
+                        false,
+                    ),
+                    &needs.cluster_roles,
+                ),
+            ];
+            for (r, names) in extra {
+                for name in names {
+                    match kube_io::get(client, &r, None, name).await {
                     Ok(Some(mut obj)) => {
                         clean(&mut obj, &r);
                         w.add(
@@ -309,68 +304,39 @@ pub async fn run<S: BlobStore>(
                     ),
                     Err(e) => journal.error(item_name(&r, None, name), format!("reading: {e}")),
                 }
+                }
             }
+            report(&w, total);
         }
-        report(&w, total);
-    }
 
-    let finished = w.finish().await?;
-    let items = finished.archive.entries;
-    let archive_bytes = finished.archive.bytes;
-    let index = Index {
-        format_version: FORMAT_VERSION.into(),
-        archive: finished.archive,
-        resources: finished.resources,
-    };
-    let phase = if journal.error_count == 0 {
-        BackupPhase::Succeeded
-    } else {
-        BackupPhase::PartiallySucceeded
-    };
-    journal.info(json!({"msg": "archive committed", "items": items, "bytes": archive_bytes, "errors": journal.error_count}));
-    let mut size = archive_bytes;
-    let mut put = async |name: &str, body: Vec<u8>| -> Result<(), StoreError> {
-        size += body.len() as u64;
-        store
-            .put(&format!("{}{name}", job.dir), Bytes::from(body))
-            .await
-    };
-    put(
-        "index.json",
-        serde_json::to_vec_pretty(&index).unwrap_or_default(),
-    )
-    .await?;
-    put("volumes.json", b"[]\n".to_vec()).await?;
-    let log = zstd::encode_all(journal.lines.join("\n").as_bytes(), 3).map_err(|e| {
-        StoreError::Service {
-            status: 0,
-            message: format!("compressing the log: {e}"),
+        let finished = w.finish().await?;
+        let mut volumes = Vec::new();
+        if let Some(options) = job.snapshots.filter(|o| o.enabled) {
+            let timeout = match options.timeout.as_ref().map(|t| t.parse()) {
+                Some(Ok(t)) => t,
+                Some(Err(e)) => return Err(RunError::Selection(e)),
+                None => std::time::Duration::from_secs(600),
+            };
+            let (records, errors) = snapshots::take(
+                client,
+                &claims,
+                options.class_name.as_deref(),
+                timeout,
+                (job.name, job.uid),
+            )
+            .await;
+            for (item, message) in errors {
+                journal.error(item, message);
+            }
+            journal.info(json!({"msg": "volume snapshots", "ready": records.len()}));
+            volumes = records;
         }
-    })?;
-    put("log.jsonl.zst", log).await?;
-    let completed = Timestamp::now();
-    let metadata = Metadata {
-        format_version: FORMAT_VERSION.into(),
-        backup_name: job.name.into(),
-        backup_uid: job.uid.into(),
-        cluster_uid: job.cluster_uid.into(),
-        started: job.started.to_string(),
-        completed: completed.to_string(),
-        items,
-        archive_bytes,
-        phase: format!("{phase:?}"),
-        agent_version: job.agent_version.into(),
-    };
-    put(
-        "metadata.json",
-        serde_json::to_vec_pretty(&metadata).unwrap_or_default(),
-    )
-    .await?;
-    Ok(Outcome {
-        phase,
-        items,
-        size_bytes: size,
-        errors: journal.errors.into_iter().collect(),
-        completed,
-    })
+        Ok::<_, RunError>((finished, volumes))
+    }
+    .await;
+    hooks.post(&mut journal).await;
+    let (finished, volumes) = body?;
+    commit(store.as_ref(), &job, finished, volumes, journal)
+        .await
+        .map_err(RunError::Store)
 }

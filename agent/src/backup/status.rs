@@ -48,6 +48,7 @@ pub fn succeeded(
     progress: Progress,
     size: u64,
     errors: Vec<ItemError>,
+    volume_snapshots: u64,
     at: Timestamp,
 ) -> BackupRunStatus {
     BackupRunStatus {
@@ -57,7 +58,7 @@ pub fn succeeded(
         size_bytes: Some(size as i64),
         completion_time: Some(Time(at)),
         errors,
-        volume_snapshots: Some(0),
+        volume_snapshots: Some(volume_snapshots as i64),
         ..base.clone()
     }
 }

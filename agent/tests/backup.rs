@@ -1,0 +1,593 @@
+//! BackupJobs run in-process against cluster-1 and Azurite through the identity chain: a
+//! namespace with a mix of kinds (a custom resource among them) is backed up, the blobs are read
+//! back and checked against index.json, and deleting the job deletes them — unless Retain.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::Arc;
+
+use common::*;
+use herbarium_agent::backup::reconcile::reconcile;
+use herbarium_agent::context::StoreFactory;
+use herbarium_agent::format::{backup_dir, parse_entry_path, parse_index, parse_metadata};
+use herbarium_agent::store::{AzureStores, BlobStore};
+use herbarium_api::agent::{BackupJob, BackupJobSpec, LocationAccess};
+use herbarium_api::common::{
+    BackupPhase, ClusterResources, DeletionPolicy, Origin, ResourceSelection,
+};
+use herbarium_api::constants::BACKUP_JOB_FINALIZER;
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
+use kube::{Api, Client};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+const CRD: &str = "widgets.agenttest.herbarium.io";
+
+async fn apply(client: &Client, ns: Option<&str>, obj: serde_json::Value) {
+    let api_version = obj["apiVersion"].as_str().unwrap().to_string();
+    let kind = obj["kind"].as_str().unwrap().to_string();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+    let plural = match kind.as_str() {
+        "CustomResourceDefinition" => "customresourcedefinitions".to_string(),
+        "Widget" => "widgets".to_string(),
+        "PersistentVolume" => "persistentvolumes".to_string(),
+        "PersistentVolumeClaim" => "persistentvolumeclaims".to_string(),
+        "ClusterRole" => "clusterroles".to_string(),
+        "VolumeSnapshotClass" => "volumesnapshotclasses".to_string(),
+        "RoleBinding" => "rolebindings".to_string(),
+        "ServiceAccount" => "serviceaccounts".to_string(),
+        k => format!("{}s", k.to_lowercase()),
+    };
+    let ar = ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: api_version.clone(),
+        kind,
+        plural,
+    };
+    let api: Api<DynamicObject> = match ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    let name = obj["metadata"]["name"].as_str().unwrap().to_string();
+    api.patch(
+        &name,
+        &PatchParams::apply("agent-test").force(),
+        &Patch::Apply(&obj),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("applying {api_version} {name}: {e}"));
+}
+
+/// A namespace with ConfigMaps, a Secret, a ServiceAccount, a Deployment, two Widgets (a custom
+/// resource), a RoleBinding to a ClusterRole and a PVC bound to a PV.
+async fn workload(client: &Client) -> String {
+    let ns = herbarium_test_support::unique_namespace(client, "agent-src")
+        .await
+        .unwrap();
+    apply(client, None, json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": CRD},
+        "spec": {"group": "agenttest.herbarium.io", "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    })).await;
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
+    herbarium_test_support::wait_for(
+        "CRD established",
+        std::time::Duration::from_secs(30),
+        || {
+            let crds = crds.clone();
+            async move {
+                let c = crds.get(CRD).await.ok()?;
+                c.status?
+                    .conditions?
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+                    .then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    for i in 0..3 {
+        apply(client, Some(&ns), json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("cm-{i}"), "labels": {"app": "web"}}, "data": {"i": i.to_string()}})).await;
+    }
+    apply(client, Some(&ns), json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "v"}})).await;
+    apply(
+        client,
+        Some(&ns),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}}),
+    )
+    .await;
+    apply(client, Some(&ns), json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})).await;
+    for w in ["w1", "w2"] {
+        apply(
+            client,
+            Some(&ns),
+            json!({"apiVersion": "agenttest.herbarium.io/v1", "kind": "Widget",
+            "metadata": {"name": w}, "spec": {"size": 3}}),
+        )
+        .await;
+    }
+    apply(
+        client,
+        None,
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": format!("{ns}-view")}, "rules": []}),
+    )
+    .await;
+    apply(client, Some(&ns), json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "view"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": format!("{ns}-view")},
+        "subjects": [{"kind": "ServiceAccount", "name": "sa", "namespace": ns}]})).await;
+    apply(client, None, json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": format!("{ns}-pv")},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/tmp/x"}}})).await;
+    apply(client, Some(&ns), json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "volumeName": format!("{ns}-pv")}})).await;
+    ns
+}
+
+fn job_spec(name: &str, selection: ResourceSelection, policy: DeletionPolicy) -> BackupJobSpec {
+    BackupJobSpec {
+        backup_name: name.into(),
+        backup_uid: uuid::Uuid::new_v4().to_string(),
+        cluster_uid: "cluster-1-uid".into(),
+        location: "loc".into(),
+        origin: Origin::Manual,
+        selection: Some(selection),
+        pre_hooks: vec![],
+        post_hooks: vec![],
+        volume_snapshots: None,
+        deletion_policy: policy,
+        garden: None,
+    }
+}
+
+struct Setup {
+    api: Api<BackupJob>,
+    ctx: Arc<herbarium_agent::context::Context<RecordingStores>>,
+    calls: Calls,
+    store: <AzureStores as StoreFactory>::Store,
+    location: LocationAccess,
+}
+
+async fn setup() -> Setup {
+    let client = cluster_client().await;
+    let c = container().await;
+    let settings = agent_with_role(&c).await;
+    let agent_ns = herbarium_test_support::unique_namespace(&client, "agent-sys")
+        .await
+        .unwrap();
+    let la_api: Api<LocationAccess> = Api::namespaced(client.clone(), &agent_ns);
+    let location = la_api
+        .create(
+            &PostParams::default(),
+            &LocationAccess::new("loc", location_spec(&c, &var("HERBARIUM_BLOB_ENDPOINT"))),
+        )
+        .await
+        .unwrap();
+    let store = AzureStores::new(settings.clone())
+        .open(&location.spec)
+        .unwrap();
+    let (ctx, calls) = context(client.clone(), &agent_ns, settings);
+    Setup {
+        api: Api::namespaced(client, &agent_ns),
+        ctx,
+        calls,
+        store,
+        location,
+    }
+}
+
+/// Creates the job and reconciles it until it stops changing (finalizer, then the run).
+async fn run_job(s: &Setup, name: &str, spec: BackupJobSpec) -> BackupJob {
+    s.api
+        .create(&PostParams::default(), &BackupJob::new(name, spec))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let job = s.api.get(name).await.unwrap();
+        reconcile(Arc::new(job), s.ctx.clone())
+            .await
+            .expect("reconcile");
+    }
+    s.api.get(name).await.unwrap()
+}
+
+/// Reads the archive back: entries per resource, each resource's checksum.
+fn read_archive(blob: &[u8]) -> BTreeMap<String, (u64, String)> {
+    let mut tar = tar::Archive::new(zstd::stream::read::Decoder::new(blob).unwrap());
+    let mut out: BTreeMap<String, (u64, Sha256)> = BTreeMap::new();
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let key = parse_entry_path(&entry.path().unwrap().to_string_lossy()).unwrap();
+        let mut body = Vec::new();
+        entry.read_to_end(&mut body).unwrap();
+        let obj: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            obj["metadata"].get("resourceVersion").is_none()
+                && obj["metadata"].get("managedFields").is_none()
+        );
+        assert_eq!(obj["metadata"]["name"], key.name.as_str());
+        let e = out
+            .entry(format!("{}.{}", key.resource, key.group))
+            .or_insert((0, Sha256::new()));
+        e.0 += 1;
+        e.1.update(&body);
+    }
+    out.into_iter()
+        .map(|(k, (n, sha))| (k, (n, hex::encode(sha.finalize()))))
+        .collect()
+}
+
+#[tokio::test]
+async fn backs_up_a_namespace_commits_metadata_last_and_deletes_on_delete() {
+    let s = setup().await;
+    let client = cluster_client().await;
+    let ns = workload(&client).await;
+    let selection = ResourceSelection {
+        namespaces: vec![ns.clone()],
+        cluster_resources: ClusterResources::Auto,
+        ..Default::default()
+    };
+    let job = run_job(&s, "b1", job_spec("b1", selection, DeletionPolicy::Delete)).await;
+    assert!(
+        job.metadata
+            .finalizers
+            .as_ref()
+            .unwrap()
+            .contains(&BACKUP_JOB_FINALIZER.to_string())
+    );
+    let status = job.status.clone().unwrap().run;
+    assert_eq!(status.phase, Some(BackupPhase::Succeeded), "{status:?}");
+    let dir = backup_dir(Some("team-a"), "cluster-1-uid", "b1", &job.spec.backup_uid);
+    assert_eq!(status.storage_path.as_deref(), Some(dir.as_str()));
+    assert!(status.start_time.is_some() && status.completion_time.is_some());
+
+    let mut names: Vec<String> = s
+        .store
+        .list(&dir, false)
+        .await
+        .unwrap()
+        .blobs
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    names.sort();
+    let expect: Vec<String> = [
+        "index.json",
+        "log.jsonl.zst",
+        "metadata.json",
+        "resources.tar.zst",
+        "volumes.json",
+    ]
+    .iter()
+    .map(|n| format!("{dir}{n}"))
+    .collect();
+    assert_eq!(names, expect);
+    let calls = s.calls.list();
+    assert_eq!(
+        calls.last().unwrap(),
+        &format!("put {dir}metadata.json"),
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls.first().unwrap(),
+        &format!("commit {dir}resources.tar.zst"),
+        "{calls:?}"
+    );
+
+    let index = parse_index(
+        &s.store
+            .get(&format!("{dir}index.json"), 1 << 20)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let counts: BTreeMap<String, u64> = index
+        .resources
+        .iter()
+        .map(|r| (format!("{}.{}", r.resource, r.group), r.count))
+        .collect();
+    let want: BTreeMap<String, u64> = [
+        ("namespaces.", 1),
+        ("configmaps.", 3),
+        ("secrets.", 1),
+        ("serviceaccounts.", 1),
+        ("deployments.apps", 1),
+        ("widgets.agenttest.herbarium.io", 2),
+        ("rolebindings.rbac.authorization.k8s.io", 1),
+        ("persistentvolumeclaims.", 1),
+        ("customresourcedefinitions.apiextensions.k8s.io", 1),
+        ("persistentvolumes.", 1),
+        ("clusterroles.rbac.authorization.k8s.io", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(counts, want);
+    let archive = s
+        .store
+        .get(&format!("{dir}resources.tar.zst"), 1 << 30)
+        .await
+        .unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&archive)), index.archive.sha256);
+    let read = read_archive(&archive);
+    for r in &index.resources {
+        assert_eq!(
+            read[&format!("{}.{}", r.resource, r.group)],
+            (r.count, r.sha256.clone()),
+            "{}",
+            r.resource
+        );
+    }
+    let metadata = parse_metadata(
+        &s.store
+            .get(&format!("{dir}metadata.json"), 1 << 16)
+            .await
+            .unwrap(),
+        &job.spec.backup_uid,
+    )
+    .unwrap();
+    assert_eq!(metadata.items, 14);
+    assert_eq!(status.progress.unwrap().items_done, 14);
+    let mut stored = 0;
+    for n in &names {
+        stored += s.store.size(n).await.unwrap().unwrap();
+    }
+    assert_eq!(status.size_bytes.unwrap() as u64, stored);
+
+    // A finished job is never run again.
+    let before = s.calls.list().len();
+    reconcile(Arc::new(s.api.get("b1").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(s.calls.list().len(), before);
+
+    // Deleting the job deletes the blobs, metadata.json first, then drops the finalizer.
+    s.api.delete("b1", &DeleteParams::default()).await.unwrap();
+    reconcile(Arc::new(s.api.get("b1").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap();
+    assert!(
+        s.api.get_opt("b1").await.unwrap().is_none(),
+        "finalizer released"
+    );
+    assert!(s.store.list(&dir, false).await.unwrap().blobs.is_empty());
+    let deletes: Vec<String> = s
+        .calls
+        .list()
+        .into_iter()
+        .filter(|c| c.starts_with("delete"))
+        .collect();
+    assert_eq!(
+        deletes.first().unwrap(),
+        &format!("delete {dir}metadata.json")
+    );
+    let _ = s.location;
+}
+
+#[tokio::test]
+async fn retain_keeps_the_blobs_and_label_selector_narrows() {
+    let s = setup().await;
+    let client = cluster_client().await;
+    let ns = herbarium_test_support::unique_namespace(&client, "agent-src")
+        .await
+        .unwrap();
+    for (name, app) in [("a", "web"), ("b", "db")] {
+        apply(&client, Some(&ns), json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": {"app": app}}})).await;
+    }
+    let selection = ResourceSelection {
+        namespaces: vec![ns.clone()],
+        included_resources: vec!["configmaps".into()],
+        label_selector: Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+                match_labels: Some([("app".to_string(), "db".to_string())].into()),
+                ..Default::default()
+            },
+        ),
+        ..Default::default()
+    };
+    let job = run_job(&s, "b2", job_spec("b2", selection, DeletionPolicy::Retain)).await;
+    let status = job.status.clone().unwrap().run;
+    assert_eq!(status.phase, Some(BackupPhase::Succeeded));
+    let dir = status.storage_path.unwrap();
+    let index = parse_index(
+        &s.store
+            .get(&format!("{dir}index.json"), 1 << 20)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let counts: Vec<(String, u64)> = index
+        .resources
+        .iter()
+        .map(|r| (r.resource.clone(), r.count))
+        .collect();
+    assert_eq!(
+        counts,
+        [("configmaps".to_string(), 1)],
+        "only the db ConfigMap, no Namespace object"
+    );
+
+    s.api.delete("b2", &DeleteParams::default()).await.unwrap();
+    reconcile(Arc::new(s.api.get("b2").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap();
+    assert!(s.api.get_opt("b2").await.unwrap().is_none());
+    assert_eq!(
+        s.store.list(&dir, false).await.unwrap().blobs.len(),
+        5,
+        "Retain keeps every blob"
+    );
+}
+
+/// The test plays the snapshot controller: it marks the VolumeSnapshot the agent creates
+/// readyToUse, as the CSI snapshotter would.
+#[tokio::test]
+async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
+    let s = setup().await;
+    let client = cluster_client().await;
+    let ns = herbarium_test_support::unique_namespace(&client, "agent-csi")
+        .await
+        .unwrap();
+    let driver = format!("{ns}.csi.test");
+    apply(&client, None, json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
+        "metadata": {"name": format!("{ns}-class"), "annotations": {"snapshot.storage.kubernetes.io/is-default-class": "true"}},
+        "driver": driver, "deletionPolicy": "Delete"})).await;
+    apply(&client, None, json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": format!("{ns}-pv")},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+            "csi": {"driver": driver, "volumeHandle": "vol-1"}}})).await;
+    apply(&client, Some(&ns), json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "volumeName": format!("{ns}-pv")}})).await;
+
+    let mut spec = job_spec(
+        "b3",
+        ResourceSelection {
+            namespaces: vec![ns.clone()],
+            ..Default::default()
+        },
+        DeletionPolicy::Delete,
+    );
+    spec.volume_snapshots = Some(herbarium_api::common::VolumeSnapshotOptions {
+        enabled: true,
+        class_name: None,
+        timeout: Some("60s".into()),
+    });
+    s.api
+        .create(&PostParams::default(), &BackupJob::new("b3", spec))
+        .await
+        .unwrap();
+    reconcile(Arc::new(s.api.get("b3").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap(); // finalizer
+    let run = tokio::spawn(reconcile(
+        Arc::new(s.api.get("b3").await.unwrap()),
+        s.ctx.clone(),
+    ));
+
+    let snapshots = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        &ns,
+        &ApiResource {
+            group: "snapshot.storage.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "snapshot.storage.k8s.io/v1".into(),
+            kind: "VolumeSnapshot".into(),
+            plural: "volumesnapshots".into(),
+        },
+    );
+    let created = herbarium_test_support::wait_for(
+        "the agent's VolumeSnapshot",
+        std::time::Duration::from_secs(60),
+        || {
+            let snapshots = snapshots.clone();
+            async move { snapshots.get_opt("b3-data").await.ok().flatten() }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        created.data["spec"]["volumeSnapshotClassName"],
+        format!("{ns}-class")
+    );
+    assert_eq!(
+        created.data["spec"]["source"]["persistentVolumeClaimName"],
+        "data"
+    );
+    let status = json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+        "status": {"readyToUse": true, "boundVolumeSnapshotContentName": "snapcontent-1", "restoreSize": "1Gi"}});
+    snapshots
+        .patch_status(
+            "b3-data",
+            &PatchParams::apply("snapshot-controller").force(),
+            &Patch::Apply(&status),
+        )
+        .await
+        .unwrap();
+    run.await.unwrap().unwrap();
+
+    let status = s.api.get("b3").await.unwrap().status.unwrap().run;
+    assert_eq!(status.phase, Some(BackupPhase::Succeeded), "{status:?}");
+    assert_eq!(status.volume_snapshots, Some(1));
+    let volumes: serde_json::Value = serde_json::from_slice(
+        &s.store
+            .get(
+                &format!("{}volumes.json", status.storage_path.unwrap()),
+                1 << 20,
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        volumes,
+        json!([{"namespace": ns, "persistentVolumeClaim": "data", "persistentVolume": format!("{ns}-pv"),
+        "driver": driver, "volumeSnapshot": "b3-data", "volumeSnapshotClass": format!("{ns}-class"),
+        "volumeSnapshotContent": "snapcontent-1", "restoreSize": "1Gi"}])
+    );
+}
+
+/// A job found InProgress (the agent stopped mid-run) runs again from scratch; a stopping
+/// agent starts no job.
+#[tokio::test]
+async fn an_interrupted_run_starts_again_and_a_stopping_agent_starts_nothing() {
+    let s = setup().await;
+    let client = cluster_client().await;
+    let ns = herbarium_test_support::unique_namespace(&client, "agent-src")
+        .await
+        .unwrap();
+    apply(
+        &client,
+        Some(&ns),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
+    )
+    .await;
+    let selection = ResourceSelection {
+        namespaces: vec![ns.clone()],
+        ..Default::default()
+    };
+    s.api
+        .create(
+            &PostParams::default(),
+            &BackupJob::new("b4", job_spec("b4", selection, DeletionPolicy::Delete)),
+        )
+        .await
+        .unwrap();
+    reconcile(Arc::new(s.api.get("b4").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap(); // finalizer
+
+    s.ctx.stop();
+    reconcile(Arc::new(s.api.get("b4").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap();
+    assert!(
+        s.api.get("b4").await.unwrap().status.is_none(),
+        "no job starts while stopping"
+    );
+
+    let interrupted = json!({"status": {"phase": "InProgress", "stage": "Uploading"}});
+    s.api
+        .patch_status("b4", &PatchParams::default(), &Patch::Merge(&interrupted))
+        .await
+        .unwrap();
+    let (fresh_ctx, _) = context(
+        client.clone(),
+        &s.ctx.namespace,
+        s.ctx.stores.inner_settings(),
+    );
+    reconcile(Arc::new(s.api.get("b4").await.unwrap()), fresh_ctx)
+        .await
+        .unwrap();
+    let status = s.api.get("b4").await.unwrap().status.unwrap().run;
+    assert_eq!(status.phase, Some(BackupPhase::Succeeded), "{status:?}");
+    assert_eq!(status.progress.unwrap().items_done, 2);
+}

@@ -1,0 +1,186 @@
+//! Pre/post hooks of a backup against cluster-1's API server (pods marked Running by the test,
+//! there is no kubelet) with a recording pods/exec: which pods, which order, what a failure does.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use futures::future::BoxFuture;
+use herbarium_agent::backup::hooks::{Exec, Target};
+use herbarium_agent::backup::reconcile::reconcile;
+use herbarium_agent::context::StoreFactory;
+use herbarium_agent::store::{AzureStores, BlobStore};
+use herbarium_api::agent::{BackupJob, BackupJobSpec, LocationAccess};
+use herbarium_api::common::{BackupPhase, Origin, ResourceSelection, RuleAction};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use serde_json::json;
+
+/// Records (pod, command); a command whose first word is `fail` exits non-zero.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(String, String)>>);
+
+impl Exec for Recorder {
+    fn exec(&self, t: &Target, command: &[String]) -> BoxFuture<'static, Result<(), String>> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((t.pod.clone(), command.join(" ")));
+        let fail = command.first().map(String::as_str) == Some("fail");
+        Box::pin(async move {
+            if fail {
+                Err("exit code 1".into())
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+fn action(command: &[&str]) -> RuleAction {
+    RuleAction {
+        pod_selector: LabelSelector {
+            match_labels: Some([("app".to_string(), "db".to_string())].into()),
+            ..Default::default()
+        },
+        command: command.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+async fn run(
+    pre: Vec<RuleAction>,
+    post: Vec<RuleAction>,
+) -> (BackupJob, Vec<(String, String)>, bool) {
+    let client = cluster_client().await;
+    let c = container().await;
+    let settings = agent_with_role(&c).await;
+    let agent_ns = herbarium_test_support::unique_namespace(&client, "agent-hk")
+        .await
+        .unwrap();
+    let src = herbarium_test_support::unique_namespace(&client, "agent-hksrc")
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &src);
+    for (name, app) in [("db-0", "db"), ("web-0", "web")] {
+        let pod: Pod =
+            serde_json::from_value(json!({"metadata": {"name": name, "labels": {"app": app}},
+            "spec": {"containers": [{"name": "main", "image": "busybox"}]}}))
+            .unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+        let status = json!({"status": {"phase": "Running"}});
+        pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .unwrap();
+    }
+    let location = LocationAccess::new("loc", location_spec(&c, &var("HERBARIUM_BLOB_ENDPOINT")));
+    Api::<LocationAccess>::namespaced(client.clone(), &agent_ns)
+        .create(&PostParams::default(), &location)
+        .await
+        .unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let (ctx, _) = context_with(
+        client.clone(),
+        &agent_ns,
+        settings.clone(),
+        Some(recorder.clone()),
+    );
+    let jobs: Api<BackupJob> = Api::namespaced(client.clone(), &agent_ns);
+    let spec = BackupJobSpec {
+        backup_name: "hooked".into(),
+        backup_uid: uuid::Uuid::new_v4().to_string(),
+        cluster_uid: "cluster-1-uid".into(),
+        location: "loc".into(),
+        origin: Origin::Manual,
+        selection: Some(ResourceSelection {
+            namespaces: vec![src.clone()],
+            ..Default::default()
+        }),
+        pre_hooks: pre,
+        post_hooks: post,
+        volume_snapshots: None,
+        deletion_policy: Default::default(),
+        garden: None,
+    };
+    jobs.create(&PostParams::default(), &BackupJob::new("hooked", spec))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        reconcile(Arc::new(jobs.get("hooked").await.unwrap()), ctx.clone())
+            .await
+            .unwrap();
+    }
+    let job = jobs.get("hooked").await.unwrap();
+    let dir = herbarium_agent::format::backup_dir(
+        Some("team-a"),
+        "cluster-1-uid",
+        "hooked",
+        &job.spec.backup_uid,
+    );
+    let store = AzureStores::new(settings).open(&location.spec).unwrap();
+    let committed = store
+        .size(&format!("{dir}metadata.json"))
+        .await
+        .unwrap()
+        .is_some();
+    let calls = recorder.0.lock().unwrap().clone();
+    (job, calls, committed)
+}
+
+#[tokio::test]
+async fn pre_and_post_hooks_run_in_the_selected_pods_around_the_backup() {
+    let (job, calls, committed) = run(vec![action(&["freeze"])], vec![action(&["thaw"])]).await;
+    assert_eq!(job.status.unwrap().run.phase, Some(BackupPhase::Succeeded));
+    assert!(committed);
+    assert_eq!(
+        calls,
+        [
+            ("db-0".to_string(), "freeze".to_string()),
+            ("db-0".to_string(), "thaw".to_string())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_pre_hook_fails_the_backup_but_post_hooks_still_run() {
+    let (job, calls, committed) =
+        run(vec![action(&["fail", "now"])], vec![action(&["thaw"])]).await;
+    let status = job.status.unwrap().run;
+    assert_eq!(status.phase, Some(BackupPhase::Failed));
+    assert!(
+        status
+            .errors
+            .last()
+            .unwrap()
+            .message
+            .contains("pre-hook failed"),
+        "{:?}",
+        status.errors
+    );
+    assert!(!committed, "nothing committed");
+    assert_eq!(
+        calls.last().unwrap(),
+        &("db-0".to_string(), "thaw".to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_failed_post_hook_makes_the_backup_partially_succeeded() {
+    let (job, _, committed) = run(vec![], vec![action(&["fail"])]).await;
+    let status = job.status.unwrap().run;
+    assert_eq!(
+        status.phase,
+        Some(BackupPhase::PartiallySucceeded),
+        "{status:?}"
+    );
+    assert!(committed);
+    assert!(
+        status
+            .errors
+            .iter()
+            .any(|e| e.message.contains("post-hook"))
+    );
+}
