@@ -25,6 +25,11 @@ pub struct Metrics {
     pub backup_bytes: Counter,
     pub backup_items: Counter,
     pub validations: Family<ReasonLabels, Counter>,
+    pub restores: Family<OutcomeLabels, Counter>,
+    pub restore_duration: Histogram,
+    pub restore_items: Counter,
+    pub syncs: Family<OutcomeLabels, Counter>,
+    pub synced_backups: Counter,
 }
 
 impl Default for Metrics {
@@ -36,6 +41,11 @@ impl Default for Metrics {
             backup_bytes: Counter::default(),
             backup_items: Counter::default(),
             validations: Family::default(),
+            restores: Family::default(),
+            restore_duration: Histogram::new(exponential_buckets(1.0, 2.0, 16)),
+            restore_items: Counter::default(),
+            syncs: Family::default(),
+            synced_backups: Counter::default(),
         }
     }
 }
@@ -64,6 +74,46 @@ impl Metrics {
             "Location validations, by reason",
             self.validations.clone(),
         );
+        registry.register(
+            "restores",
+            "Restores run, by outcome",
+            self.restores.clone(),
+        );
+        registry.register(
+            "restore_duration_seconds",
+            "Duration of restores",
+            self.restore_duration.clone(),
+        );
+        registry.register(
+            "restore_items",
+            "Objects restored (created or replaced)",
+            self.restore_items.clone(),
+        );
+        registry.register("syncs", "Location syncs, by outcome", self.syncs.clone());
+        registry.register(
+            "synced_backups",
+            "BackupJobs created by syncs",
+            self.synced_backups.clone(),
+        );
+    }
+
+    pub fn restore_done(&self, outcome: &str, seconds: f64, items: u64) {
+        self.restores
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        self.restore_duration.observe(seconds);
+        self.restore_items.inc_by(items);
+    }
+
+    pub fn sync_done(&self, outcome: &str, imported: u64) {
+        self.syncs
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        self.synced_backups.inc_by(imported);
     }
 
     pub fn backup_done(&self, outcome: &str, seconds: f64, bytes: u64, items: u64) {

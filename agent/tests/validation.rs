@@ -1,11 +1,11 @@
 //! LocationAccess validation through the real identity chain (token file → Entra stand-in →
 //! blob authorization proxy → Azurite): one test per reason.
 
-mod common;
+mod azure_common;
 
 use std::sync::Arc;
 
-use common::*;
+use azure_common::*;
 use herbarium_agent::validate;
 use herbarium_api::agent::{LocationAccess, LocationAccessSpec};
 use herbarium_api::garden::{ValidationReason, ValidationState};

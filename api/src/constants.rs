@@ -28,6 +28,9 @@ pub const SYNC_REQUESTED_ANNOTATION: &str = "herbarium.io/sync-requested";
 pub const VALIDATE_REQUESTED_ANNOTATION: &str = "herbarium.io/validate-requested";
 /// `"true"` on a Backup, then delete it: the record goes, the data stays (listed as orphaned).
 pub const FORCE_DELETE_ANNOTATION: &str = "herbarium.io/force-delete";
+/// The agent version that installed an object (label on everything the controller installs into a
+/// cluster for the agent); objects of other versions are pruned.
+pub const AGENT_VERSION_LABEL: &str = "herbarium.io/agent-version";
 /// The agent's version, on its heartbeat Lease.
 pub const AGENT_VERSION_ANNOTATION: &str = "herbarium.io/agent-version";
 
@@ -50,6 +53,9 @@ pub const BACKUP_UID_LABEL: &str = "herbarium.io/backup-uid";
 pub const LOCATION_LABEL: &str = "herbarium.io/location";
 pub const SCHEDULE_LABEL: &str = "herbarium.io/schedule";
 pub const DISCOVERY_CONFIG_LABEL: &str = "herbarium.io/discovery-config";
+/// `Synced` on a Backup imported from storage by a sync (with the original UID in
+/// `herbarium.io/backup-uid`).
+pub const ORIGIN_LABEL: &str = "herbarium.io/origin";
 
 /// Finalizers.
 pub const CLUSTER_FINALIZER: &str = "herbarium.io/identity";

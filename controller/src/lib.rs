@@ -1,6 +1,17 @@
-//! herbarium-controller's library: decisions as pure functions (no I/O), and later the code that
-//! talks to Kubernetes and Azure. `main.rs` only wires.
+//! herbarium-controller's library: decisions as pure functions (no I/O), the adapters that talk
+//! to Kubernetes and Azure (each behind one trait), and the reconcilers. `main.rs` only wires.
 
+pub mod access;
+pub mod agent_install;
+pub mod cluster_status;
 pub mod discovery;
+pub mod identity;
+pub mod leader;
 pub mod location;
+pub mod metrics;
+pub mod reconcile;
+pub mod registrar;
+pub mod run;
 pub mod schedule;
+pub mod time;
+pub mod tls;

@@ -128,3 +128,54 @@ impl StoreError {
         }
     }
 }
+
+/// A shared store is a store: lets a factory hand out one store to several users (tests share a
+/// [`MemoryStore`] between the code under test and their assertions).
+impl<T: BlobStore> BlobStore for std::sync::Arc<T> {
+    fn put(&self, path: &str, body: Bytes) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).put(path, body)
+    }
+    fn stage_block(
+        &self,
+        path: &str,
+        block: u32,
+        body: Bytes,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).stage_block(path, block, body)
+    }
+    fn commit_blocks(
+        &self,
+        path: &str,
+        blocks: u32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).commit_blocks(path, blocks)
+    }
+    fn get(
+        &self,
+        path: &str,
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<Bytes, StoreError>> + Send {
+        (**self).get(path, max_bytes)
+    }
+    fn get_range(
+        &self,
+        path: &str,
+        offset: u64,
+        len: u64,
+    ) -> impl Future<Output = Result<Bytes, StoreError>> + Send {
+        (**self).get_range(path, offset, len)
+    }
+    fn size(&self, path: &str) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        (**self).size(path)
+    }
+    fn list(
+        &self,
+        prefix: &str,
+        hierarchical: bool,
+    ) -> impl Future<Output = Result<Listing, StoreError>> + Send {
+        (**self).list(prefix, hierarchical)
+    }
+    fn delete(&self, path: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).delete(path)
+    }
+}

@@ -5,9 +5,11 @@
 //! (a watchdog process outlives panics and aborts and runs `hack/local-down.sh`).
 //! Clients come from the kubeconfigs the servers wrote (TLS verified against their CA).
 
+mod azure;
 mod environment;
 mod wait;
 
+pub use azure::{Azure, azure};
 pub use environment::{Cluster, Env, client_from_kubeconfig_bytes, env, repo_root};
 pub use wait::{unique_namespace, wait_for};
 

@@ -1,0 +1,203 @@
+//! Creating one restored object in the cluster, with the existing-resource policy: Retain leaves
+//! an existing object alone (skipped), Replace updates it in place, or deletes and creates it when
+//! the update is refused (immutable fields). Transient API errors are retried a few times.
+
+use std::time::Duration;
+
+use herbarium_api::common::{ExistingResourcePolicy, ItemError};
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
+use kube::core::{ApiResource, Status};
+use serde_json::Value;
+
+use super::tally::Outcome;
+
+/// Attempts of one call on transient errors (429, 5xx, transport).
+const ATTEMPTS: u32 = 4;
+
+/// What to create and where.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub resource: ApiResource,
+    pub namespaced: bool,
+}
+
+/// `group/version/resource/namespace/name` for status.
+pub fn item_name(t: &Target, object: &Value) -> String {
+    let s = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let group = if t.resource.group.is_empty() {
+        "core"
+    } else {
+        &t.resource.group
+    };
+    let ns = if t.namespaced {
+        s("/metadata/namespace")
+    } else {
+        "_cluster"
+    };
+    format!(
+        "{group}/{}/{}/{ns}/{}",
+        t.resource.version,
+        t.resource.plural,
+        s("/metadata/name")
+    )
+}
+
+fn transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+fn code(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(r) => format!("{} ({}): {}", r.reason, r.code, r.message),
+        other => other.to_string(),
+    }
+}
+
+/// Runs `call` up to [`ATTEMPTS`] times while it fails transiently.
+async fn retrying<T, F, Fut>(mut call: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match call().await {
+            Err(e) if transient(&e) && attempt < ATTEMPTS => {
+                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Creates `object` (already cleaned and mapped), applying `policy` when it exists.
+pub async fn apply(
+    client: &Client,
+    target: &Target,
+    object: Value,
+    policy: ExistingResourcePolicy,
+) -> Outcome {
+    let item = item_name(target, &object);
+    let fail = |what: &str, e: &kube::Error| {
+        Outcome::Failed(ItemError {
+            item: item.clone(),
+            message: format!(
+                "{what} failed: {}{}",
+                describe(e),
+                if transient(e) {
+                    " (transient; a rerun may succeed)"
+                } else {
+                    ""
+                }
+            ),
+        })
+    };
+    let obj: DynamicObject = match serde_json::from_value(object) {
+        Ok(o) => o,
+        Err(e) => {
+            return Outcome::Failed(ItemError {
+                item,
+                message: format!("not a Kubernetes object: {e}"),
+            });
+        }
+    };
+    let api: Api<DynamicObject> = match (&obj.metadata.namespace, target.namespaced) {
+        (Some(ns), true) => Api::namespaced_with(client.clone(), ns, &target.resource),
+        _ => Api::all_with(client.clone(), &target.resource),
+    };
+    let pp = PostParams::default();
+    match retrying(|| api.create(&pp, &obj)).await {
+        Ok(_) => return Outcome::Restored,
+        Err(e) if code(&e) == Some(409) => {}
+        Err(e) => return fail("create", &e),
+    }
+    if policy == ExistingResourcePolicy::Retain {
+        return Outcome::Skipped;
+    }
+    match replace(&api, obj).await {
+        Ok(()) => Outcome::Restored,
+        Err((what, e)) => fail(what, &e),
+    }
+}
+
+/// Replace: update in place with the live resourceVersion (and the live clusterIPs, which a
+/// Service cannot change); when the update is refused as invalid, delete and create.
+async fn replace(
+    api: &Api<DynamicObject>,
+    mut obj: DynamicObject,
+) -> Result<(), (&'static str, kube::Error)> {
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    let pp = PostParams::default();
+    for _ in 0..3 {
+        let live = retrying(|| api.get(&name))
+            .await
+            .map_err(|e| ("read of the existing object", e))?;
+        obj.metadata.resource_version = live.metadata.resource_version.clone();
+        for field in ["clusterIP", "clusterIPs"] {
+            if let (Some(spec), Some(v)) = (
+                obj.data.get_mut("spec").and_then(Value::as_object_mut),
+                live.data.pointer(&format!("/spec/{field}")),
+            ) {
+                spec.entry(field).or_insert_with(|| v.clone());
+            }
+        }
+        match retrying(|| api.replace(&name, &pp, &obj)).await {
+            Ok(_) => return Ok(()),
+            Err(e) if code(&e) == Some(409) => continue,
+            Err(e) if code(&e) == Some(422) => return recreate(api, &name, obj).await,
+            Err(e) => return Err(("replace", e)),
+        }
+    }
+    Err((
+        "replace",
+        kube::Error::Api(
+            Status::failure("the object kept changing while it was replaced", "Conflict")
+                .with_code(409)
+                .boxed(),
+        ),
+    ))
+}
+
+async fn recreate(
+    api: &Api<DynamicObject>,
+    name: &str,
+    mut obj: DynamicObject,
+) -> Result<(), (&'static str, kube::Error)> {
+    obj.metadata.resource_version = None;
+    let dp = DeleteParams::default();
+    match retrying(|| api.delete(name, &dp)).await {
+        Ok(_) => {}
+        Err(e) if code(&e) == Some(404) => {}
+        Err(e) => return Err(("delete before re-create", e)),
+    }
+    let pp = PostParams::default();
+    // The old object may linger while its finalizers run: wait a bounded time for it to go.
+    let mut last = None;
+    for attempt in 0..20u64 {
+        match api.create(&pp, &obj).await {
+            Ok(_) => return Ok(()),
+            Err(e) if code(&e) == Some(409) || transient(&e) => {
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(100 * (attempt + 1))).await;
+            }
+            Err(e) => return Err(("re-create", e)),
+        }
+    }
+    Err((
+        "re-create (the old object did not go away)",
+        last.expect("loop ran"),
+    ))
+}

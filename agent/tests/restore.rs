@@ -1,0 +1,431 @@
+//! RestoreJob against the local API servers (MemoryStore: the point here is Kubernetes).
+//! Run with `source <dir>/env.sh` of `hack/local-up.sh`, or let test support start one.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use herbarium_agent::store::MemoryStore;
+use herbarium_api::agent::RestoreJob;
+use herbarium_api::common::RestorePhase;
+use herbarium_test_support::{env, unique_namespace, wait_for};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use kube::api::{DynamicObject, ListParams, PostParams};
+use kube::core::ApiResource;
+use kube::{Api, Client};
+use serde_json::{Value, json};
+
+const UID: &str = "7d1e2f30-0000-4000-8000-0000000000a1";
+
+/// A backup of namespace `ns` with a mix of kinds, including a custom resource and its CRD.
+fn objects(ns: &str, crd_group: &str) -> Vec<Obj> {
+    let crd_name = format!("widgets.{crd_group}");
+    vec![
+        obj(
+            "v1",
+            "namespaces",
+            "Namespace",
+            false,
+            json!({"metadata": {"name": ns, "labels": {"team": "shop"}}}),
+        ),
+        obj(
+            "v1",
+            "configmaps",
+            "ConfigMap",
+            true,
+            json!({"metadata": {"name": "settings", "namespace": ns,
+            "uid": "old", "resourceVersion": "1"}, "data": {"color": "green"}}),
+        ),
+        obj(
+            "v1",
+            "secrets",
+            "Secret",
+            true,
+            json!({"metadata": {"name": "creds", "namespace": ns},
+            "type": "Opaque", "data": {"password": "c2VjcmV0"}}),
+        ),
+        obj(
+            "v1",
+            "secrets",
+            "Secret",
+            true,
+            json!({"metadata": {"name": "app-token-abc", "namespace": ns},
+            "type": "kubernetes.io/service-account-token", "data": {}}),
+        ),
+        obj(
+            "v1",
+            "serviceaccounts",
+            "ServiceAccount",
+            true,
+            json!({"metadata": {"name": "app", "namespace": ns}}),
+        ),
+        obj(
+            "rbac.authorization.k8s.io/v1",
+            "rolebindings",
+            "RoleBinding",
+            true,
+            json!({
+            "metadata": {"name": "app", "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "ServiceAccount", "name": "app", "namespace": ns}]}),
+        ),
+        obj(
+            "v1",
+            "services",
+            "Service",
+            true,
+            json!({"metadata": {"name": "web", "namespace": ns},
+            "spec": {"clusterIP": "10.0.0.10", "clusterIPs": ["10.0.0.10"], "selector": {"app": "web"},
+            "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}]}}),
+        ),
+        obj(
+            "apps/v1",
+            "deployments",
+            "Deployment",
+            true,
+            json!({"metadata": {"name": "web", "namespace": ns},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"serviceAccountName": "app",
+            "containers": [{"name": "web", "image": "nginx:1.27"}]}}}, "status": {"replicas": 2}}),
+        ),
+        obj(
+            "apiextensions.k8s.io/v1",
+            "customresourcedefinitions",
+            "CustomResourceDefinition",
+            false,
+            json!({
+            "metadata": {"name": crd_name},
+            "spec": {"group": crd_group, "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+                "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                    "type": "object", "properties": {"spec": {"type": "object",
+                        "properties": {"size": {"type": "integer"}}}}}}}]}}),
+        ),
+        Obj {
+            group: leak(crd_group),
+            version: "v1",
+            resource: "widgets",
+            kind: "Widget",
+            namespaced: true,
+            body: json!({"apiVersion": format!("{crd_group}/v1"), "kind": "Widget",
+                "metadata": {"name": "w1", "namespace": ns}, "spec": {"size": 3}}),
+        },
+    ]
+}
+
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_string().into_boxed_str())
+}
+
+async fn agent_namespace(client: &Client) -> String {
+    unique_namespace(client, "hb-agent").await.unwrap()
+}
+
+async fn start_controller(
+    client: &Client,
+    namespace: &str,
+    store: Arc<MemoryStore>,
+) -> tokio::task::JoinHandle<()> {
+    location_access(client, namespace, "loc").await;
+    tokio::spawn(herbarium_agent::restore::job::run(context(
+        client, namespace, store,
+    )))
+}
+
+async fn restore_job(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    dir: &str,
+    filter: Value,
+) -> RestoreJob {
+    let mut spec = json!({"backup": {"name": "nightly", "uid": UID, "clusterUID": CLUSTER_UID,
+        "storagePath": dir}, "location": "loc"});
+    spec.as_object_mut()
+        .unwrap()
+        .extend(filter.as_object().unwrap().clone());
+    let job: RestoreJob =
+        serde_json::from_value(json!({"apiVersion": "agent.herbarium.io/v1alpha1",
+        "kind": "RestoreJob", "metadata": {"name": name, "namespace": namespace}, "spec": spec}))
+        .unwrap();
+    let api = Api::<RestoreJob>::namespaced(client.clone(), namespace);
+    api.create(&PostParams::default(), &job).await.unwrap();
+    wait_for(&format!("RestoreJob {name} to finish"), WAIT * 3, || {
+        let api = api.clone();
+        async move {
+            let j = api.get(name).await.ok()?;
+            let phase = j.status.as_ref()?.run.phase?;
+            matches!(
+                phase,
+                RestorePhase::Succeeded | RestorePhase::PartiallySucceeded | RestorePhase::Failed
+            )
+            .then_some(j)
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn run(job: &RestoreJob) -> &herbarium_api::common::RestoreRunStatus {
+    &job.status.as_ref().unwrap().run
+}
+
+/// The restored objects of `ns` equal the backed-up ones, field by field (after cleaning).
+async fn assert_restored(client: &Client, ns: &str, source_ns: &str, crd_group: &str) {
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .get("settings")
+        .await
+        .unwrap();
+    assert_eq!(cm.data.unwrap()["color"], "green");
+    assert_ne!(cm.metadata.uid.as_deref(), Some("old"));
+    let secret = Api::<Secret>::namespaced(client.clone(), ns)
+        .get("creds")
+        .await
+        .unwrap();
+    assert_eq!(secret.data.unwrap()["password"].0, b"secret");
+    assert!(
+        Api::<Secret>::namespaced(client.clone(), ns)
+            .get_opt("app-token-abc")
+            .await
+            .unwrap()
+            .is_none(),
+        "token secrets are not restored"
+    );
+    let dynamic = |group: &str, kind: &str, plural: &str| {
+        let ar = ApiResource {
+            group: group.into(),
+            version: "v1".into(),
+            api_version: if group.is_empty() {
+                "v1".into()
+            } else {
+                format!("{group}/v1")
+            },
+            kind: kind.into(),
+            plural: plural.into(),
+        };
+        Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar)
+    };
+    let rb = dynamic("rbac.authorization.k8s.io", "RoleBinding", "rolebindings")
+        .get("app")
+        .await
+        .unwrap();
+    assert_eq!(
+        rb.data["subjects"][0]["namespace"], ns,
+        "subject namespace mapped"
+    );
+    let svc = dynamic("", "Service", "services").get("web").await.unwrap();
+    assert_ne!(
+        svc.data["spec"]["clusterIP"], "10.0.0.10",
+        "clusterIP is the target's to assign"
+    );
+    assert_eq!(svc.data["spec"]["ports"][0]["targetPort"], 8080);
+    let deploy = dynamic("apps", "Deployment", "deployments")
+        .get("web")
+        .await
+        .unwrap();
+    assert_eq!(deploy.data["spec"]["replicas"], 2);
+    assert_eq!(
+        deploy.data["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.27"
+    );
+    let widget = dynamic(crd_group, "Widget", "widgets")
+        .get("w1")
+        .await
+        .unwrap();
+    assert_eq!(widget.data["spec"]["size"], 3);
+    let namespace = Api::<Namespace>::all(client.clone()).get(ns).await.unwrap();
+    if ns != source_ns {
+        assert_eq!(namespace.metadata.labels.unwrap()["team"], "shop");
+    }
+}
+
+#[tokio::test]
+async fn restores_into_another_namespace_and_into_the_second_cluster() {
+    let env = env();
+    let c1 = env.clusters[0].client().await.unwrap();
+    let c2 = env.clusters[1].client().await.unwrap();
+    let source_ns = format!("shop-{}", std::process::id());
+    let crd_group = format!("t{}.example.com", std::process::id());
+    let store = Arc::new(MemoryStore::new());
+    let dir = write_backup(&store, "nightly", UID, &objects(&source_ns, &crd_group)).await;
+
+    // Into a new namespace of the first cluster.
+    let agent1 = agent_namespace(&c1).await;
+    let ctl1 = start_controller(&c1, &agent1, store.clone()).await;
+    let target_ns = format!("{source_ns}-copy");
+    let job = restore_job(
+        &c1,
+        &agent1,
+        "to-copy",
+        &dir,
+        json!({"namespaceMapping": {source_ns.clone(): target_ns.clone()}}),
+    )
+    .await;
+    let status = run(&job);
+    assert_eq!(status.phase, Some(RestorePhase::Succeeded), "{status:?}");
+    let counts = status.counts.clone().unwrap();
+    assert_eq!((counts.restored, counts.failed), (9, 0), "{counts:?}");
+    assert_restored(&c1, &target_ns, &source_ns, &crd_group).await;
+
+    // The same namespace, into the second cluster (which has never seen the CRD).
+    let agent2 = agent_namespace(&c2).await;
+    let ctl2 = start_controller(&c2, &agent2, store.clone()).await;
+    let job = restore_job(&c2, &agent2, "to-c2", &dir, json!({})).await;
+    assert_eq!(
+        run(&job).phase,
+        Some(RestorePhase::Succeeded),
+        "{:?}",
+        run(&job)
+    );
+    assert_restored(&c2, &source_ns, &source_ns, &crd_group).await;
+    ctl1.abort();
+    ctl2.abort();
+}
+
+#[tokio::test]
+async fn existing_objects_are_retained_or_replaced() {
+    let c1 = env().clusters[0].client().await.unwrap();
+    let ns = format!("keep-{}", std::process::id());
+    let store = Arc::new(MemoryStore::new());
+    let dir = write_backup(
+        &store,
+        "nightly",
+        UID,
+        &[
+            obj(
+                "v1",
+                "namespaces",
+                "Namespace",
+                false,
+                json!({"metadata": {"name": ns}}),
+            ),
+            obj(
+                "v1",
+                "configmaps",
+                "ConfigMap",
+                true,
+                json!({"metadata": {"name": "a", "namespace": ns}, "data": {"v": "backup"}}),
+            ),
+            obj(
+                "v1",
+                "configmaps",
+                "ConfigMap",
+                true,
+                json!({"metadata": {"name": "b", "namespace": ns}, "data": {"v": "backup"}}),
+            ),
+        ],
+    )
+    .await;
+    let agent = agent_namespace(&c1).await;
+    let ctl = start_controller(&c1, &agent, store).await;
+    let first = restore_job(&c1, &agent, "first", &dir, json!({})).await;
+    assert_eq!(run(&first).counts.clone().unwrap().restored, 3);
+
+    let cms = Api::<ConfigMap>::namespaced(c1.clone(), &ns);
+    let changed: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "a"}, "data": {"v": "live"}})).unwrap();
+    let mut live = cms.get("a").await.unwrap();
+    live.data = changed.data;
+    cms.replace("a", &PostParams::default(), &live)
+        .await
+        .unwrap();
+
+    let retain = restore_job(
+        &c1,
+        &agent,
+        "retain",
+        &dir,
+        json!({"existingResourcePolicy": "Retain"}),
+    )
+    .await;
+    let counts = run(&retain).counts.clone().unwrap();
+    assert_eq!(
+        (counts.restored, counts.skipped, counts.failed),
+        (0, 3, 0),
+        "{counts:?}"
+    );
+    assert_eq!(cms.get("a").await.unwrap().data.unwrap()["v"], "live");
+
+    let replace = restore_job(
+        &c1,
+        &agent,
+        "replace",
+        &dir,
+        json!({"existingResourcePolicy": "Replace"}),
+    )
+    .await;
+    let counts = run(&replace).counts.clone().unwrap();
+    assert_eq!(
+        (counts.restored, counts.skipped, counts.failed),
+        (3, 0, 0),
+        "{counts:?}"
+    );
+    assert_eq!(cms.get("a").await.unwrap().data.unwrap()["v"], "backup");
+    ctl.abort();
+}
+
+#[tokio::test]
+async fn a_corrupt_archive_fails_and_changes_nothing() {
+    let c1 = env().clusters[0].client().await.unwrap();
+    let ns = format!("corrupt-{}", std::process::id());
+    let store = Arc::new(MemoryStore::new());
+    let objects: Vec<Obj> = std::iter::once(obj("v1", "namespaces", "Namespace", false, json!({"metadata": {"name": ns}})))
+        .chain((0..200).map(|i| obj("v1", "configmaps", "ConfigMap", true,
+            json!({"metadata": {"name": format!("cm-{i}"), "namespace": ns}, "data": {"i": i.to_string()}}))))
+        .collect();
+    let dir = write_backup(&store, "nightly", UID, &objects).await;
+    let archive = format!("{dir}resources.tar.zst");
+    let mut bytes = store.blob(&archive).unwrap().to_vec();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0x55; // corrupt the end: the first objects would read fine
+    store.set_blob(&archive, bytes);
+
+    let agent = agent_namespace(&c1).await;
+    let ctl = start_controller(&c1, &agent, store.clone()).await;
+    let job = restore_job(&c1, &agent, "corrupt", &dir, json!({})).await;
+    let status = run(&job);
+    assert_eq!(status.phase, Some(RestorePhase::Failed));
+    let message = &status.errors.last().unwrap().message;
+    assert!(message.contains("archive refused"), "{message}");
+    assert!(
+        Api::<Namespace>::all(c1.clone())
+            .get_opt(&ns)
+            .await
+            .unwrap()
+            .is_none(),
+        "namespace created"
+    );
+    assert!(
+        Api::<ConfigMap>::all(c1.clone())
+            .list(&ListParams::default().fields(&format!("metadata.namespace={ns}")))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    // Truncated: shorter than the index says.
+    let bytes = store.blob(&archive).unwrap();
+    store.set_blob(&archive, bytes.slice(..bytes.len() / 2));
+    let job = restore_job(&c1, &agent, "truncated", &dir, json!({})).await;
+    assert_eq!(run(&job).phase, Some(RestorePhase::Failed));
+    assert!(
+        run(&job)
+            .errors
+            .last()
+            .unwrap()
+            .message
+            .contains("truncated"),
+        "{:?}",
+        run(&job).errors
+    );
+    assert!(
+        Api::<Namespace>::all(c1.clone())
+            .get_opt(&ns)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    ctl.abort();
+}

@@ -1,0 +1,233 @@
+//! [`ClusterAccess`] through the garden: Gardener's `shoots/adminkubeconfig` subresource for
+//! adopted Shoots, the uploaded Secret for kubeconfig Clusters. Clients are cached in memory
+//! only (never written anywhere): admin kubeconfigs until shortly before they expire, Secret
+//! clients until the Secret's resourceVersion changes.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use herbarium_api::garden::Cluster;
+use herbarium_api::gardener::AdminKubeconfigRequest;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client, ResourceExt};
+
+use super::kubeconfig::{classify, client_from_kubeconfig, error_chain, probe};
+use super::{AccessError, ClusterAccess};
+
+/// Tunables of [`KubeAccess`].
+#[derive(Clone, Debug)]
+pub struct AccessConfig {
+    /// Lifetime requested for admin kubeconfigs (Gardener's minimum is 600 s).
+    pub admin_kubeconfig_seconds: i64,
+    /// Refresh an admin kubeconfig once less than this is left.
+    pub refresh_before: Duration,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            admin_kubeconfig_seconds: 600,
+            refresh_before: Duration::from_secs(180),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Cached {
+    client: Client,
+    /// Admin kubeconfig: when to fetch a new one. Secret: `None`.
+    refresh_at: Option<Instant>,
+    /// Secret: the resourceVersion the client was built from.
+    version: Option<String>,
+}
+
+/// Cluster access through the garden API.
+pub struct KubeAccess {
+    garden: Client,
+    config: AccessConfig,
+    cache: Mutex<HashMap<(String, String), Cached>>,
+}
+
+fn key(cluster: &Cluster) -> (String, String) {
+    (cluster.namespace().unwrap_or_default(), cluster.name_any())
+}
+
+impl KubeAccess {
+    pub fn new(garden: Client, config: AccessConfig) -> Self {
+        Self {
+            garden,
+            config,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, k: &(String, String)) -> Option<Cached> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(k)
+            .cloned()
+    }
+
+    fn store(&self, k: (String, String), c: Cached) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(k, c);
+    }
+
+    async fn admin_kubeconfig(&self, ns: &str, shoot: &str) -> Result<Cached, AccessError> {
+        let url = format!(
+            "/apis/core.gardener.cloud/v1beta1/namespaces/{ns}/shoots/{shoot}/adminkubeconfig"
+        );
+        let body = AdminKubeconfigRequest::new(self.config.admin_kubeconfig_seconds);
+        let request = http::Request::post(&url)
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&body).unwrap_or_default())
+            .map_err(|e| AccessError::Api {
+                what: format!("building {url}"),
+                code: 0,
+                message: e.to_string(),
+            })?;
+        let answer: AdminKubeconfigRequest = match self.garden.request(request).await {
+            Ok(a) => a,
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                return Err(AccessError::ShootNotFound {
+                    namespace: ns.to_string(),
+                    name: shoot.to_string(),
+                });
+            }
+            Err(kube::Error::Api(s)) => {
+                return Err(AccessError::Api {
+                    what: format!("garden POST {url}"),
+                    code: s.code,
+                    message: s.message,
+                });
+            }
+            Err(e) => {
+                return Err(AccessError::Unreachable {
+                    server: "garden".into(),
+                    message: error_chain(&e),
+                });
+            }
+        };
+        let source_name = format!("adminkubeconfig of Shoot {ns}/{shoot}");
+        let status = answer
+            .status
+            .ok_or_else(|| AccessError::MalformedKubeconfig {
+                source_name: source_name.clone(),
+                message: "the answer has no status".into(),
+            })?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(status.kubeconfig.as_bytes())
+            .map_err(|e| AccessError::MalformedKubeconfig {
+                source_name: source_name.clone(),
+                message: format!("status.kubeconfig is not base64: {e}"),
+            })?;
+        let (client, server) = client_from_kubeconfig(&bytes, &source_name).await?;
+        probe(&client, &server, true).await?;
+        // Refresh relative to our clock: what is left now, minus the margin.
+        let now = k8s_openapi::jiff::Timestamp::now().as_second();
+        let left = (status.expiration_timestamp.0.as_second() - now).max(0);
+        let left = Duration::from_secs(left as u64).saturating_sub(self.config.refresh_before);
+        Ok(Cached {
+            client,
+            refresh_at: Some(Instant::now() + left),
+            version: None,
+        })
+    }
+
+    async fn kubeconfig_secret(
+        &self,
+        ns: &str,
+        name: &str,
+        data_key: &str,
+        cached: Option<Cached>,
+    ) -> Result<Cached, AccessError> {
+        let secrets: Api<Secret> = Api::namespaced(self.garden.clone(), ns);
+        let secret = match secrets.get_opt(name).await {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                return Err(AccessError::SecretMissing {
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
+                });
+            }
+            Err(e) => return Err(garden_error(&format!("reading Secret {ns}/{name}"), e)),
+        };
+        let version = secret.resource_version();
+        if let Some(c) = cached.filter(|c| c.version.is_some() && c.version == version) {
+            return Ok(c);
+        }
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(data_key))
+            .ok_or_else(|| AccessError::KeyMissing {
+                namespace: ns.to_string(),
+                name: name.to_string(),
+                key: data_key.to_string(),
+            })?;
+        let source_name = format!("Secret {ns}/{name} key {data_key}");
+        let (client, server) = client_from_kubeconfig(&bytes.0, &source_name).await?;
+        probe(&client, &server, false).await?;
+        Ok(Cached {
+            client,
+            refresh_at: None,
+            version,
+        })
+    }
+}
+
+fn garden_error(what: &str, e: kube::Error) -> AccessError {
+    match classify("garden", true, e) {
+        AccessError::Unreachable { message, .. } => AccessError::Unreachable {
+            server: "garden".into(),
+            message: format!("{what}: {message}"),
+        },
+        AccessError::Unauthorized { message, .. } | AccessError::Forbidden { message, .. } => {
+            AccessError::Api {
+                what: format!("garden: {what}"),
+                code: 403,
+                message,
+            }
+        }
+        AccessError::Api { code, message, .. } => AccessError::Api {
+            what: format!("garden: {what}"),
+            code,
+            message,
+        },
+        other => other,
+    }
+}
+
+impl ClusterAccess for KubeAccess {
+    async fn client(&self, cluster: &Cluster) -> Result<Client, AccessError> {
+        let k = key(cluster);
+        let cached = self.cached(&k);
+        let fresh = if let Some(g) = &cluster.spec.gardener {
+            if let Some(c) = cached.filter(|c| c.refresh_at.is_some_and(|t| Instant::now() < t)) {
+                return Ok(c.client);
+            }
+            self.admin_kubeconfig(&k.0, &g.shoot_name).await?
+        } else if let Some(kc) = &cluster.spec.kubeconfig {
+            let r = &kc.secret_ref;
+            self.kubeconfig_secret(&k.0, &r.name, &r.key, cached)
+                .await?
+        } else {
+            return Err(AccessError::NoSource(format!("{}/{}", k.0, k.1)));
+        };
+        let client = fresh.client.clone();
+        self.store(k, fresh);
+        Ok(client)
+    }
+
+    fn forget(&self, cluster: &Cluster) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key(cluster));
+    }
+}

@@ -1,0 +1,267 @@
+//! Installing the agent into a local cluster: the objects and their fields, re-apply as a no-op,
+//! pruning of another version's objects, and health from a heartbeat Lease.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use herbarium_controller::agent_install::{
+    AgentSpec, FEDERATED_TOKEN_FILE, agent_health, apply, install, manifests, observe,
+};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DynamicObject, ObjectMeta, PostParams};
+use kube::{Client, Resource};
+
+use herbarium_test_support::env;
+
+const NS: &str = "herbarium-system";
+
+fn spec(version: &str) -> AgentSpec {
+    AgentSpec {
+        image: format!("registry.example/herbarium-agent:{version}"),
+        image_pull_policy: None,
+        version: version.into(),
+        client_id: "00000000-0000-0000-0000-00000000c1d0".into(),
+        tenant_id: "00000000-0000-0000-0000-0000000007e0".into(),
+        authority_host: "https://login.example/".into(),
+        resources: None,
+    }
+}
+
+/// resourceVersion of every object of `spec`'s manifests.
+async fn versions(client: &Client, spec: &AgentSpec) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for m in manifests(spec) {
+        let api: Api<DynamicObject> = match m.namespace() {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &m.resource),
+            None => Api::all_with(client.clone(), &m.resource),
+        };
+        let o = api
+            .get(m.name())
+            .await
+            .unwrap_or_else(|e| panic!("{} {}: {e}", m.resource.kind, m.name()));
+        out.insert(
+            format!("{} {}", m.resource.kind, m.name()),
+            o.meta().resource_version.clone().unwrap(),
+        );
+    }
+    out
+}
+
+fn labelled(name: &str, ns: Option<&str>, labels: &[(&str, &str)]) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: ns.map(str::to_string),
+        labels: Some(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+async fn exists<K>(api: &Api<K>, name: &str) -> bool
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.get_opt(name).await.unwrap().is_some()
+}
+
+#[tokio::test]
+async fn installs_reapplies_as_a_no_op_prunes_other_versions_and_reports_health() {
+    let client = env().clusters[1].client().await.unwrap();
+    // Leftovers of an earlier run against the same environment.
+    let nsd = Api::<ConfigMap>::namespaced(client.clone(), NS);
+    for name in ["user-config", "foreign", "agent-old-config"] {
+        let _ = nsd.delete(name, &Default::default()).await;
+    }
+    let _ = Api::<Lease>::namespaced(client.clone(), NS)
+        .delete("herbarium-agent", &Default::default())
+        .await;
+    let v1 = spec("1.0.0");
+    install(&client, &v1).await.expect("install");
+
+    let sa = Api::<ServiceAccount>::namespaced(client.clone(), NS)
+        .get("herbarium-agent")
+        .await
+        .unwrap();
+    let ann = sa.metadata.annotations.unwrap();
+    assert_eq!(ann["azure.workload.identity/client-id"], v1.client_id);
+    assert_eq!(ann["azure.workload.identity/tenant-id"], v1.tenant_id);
+    let deployments = Api::<Deployment>::namespaced(client.clone(), NS);
+    let d = deployments.get("herbarium-agent").await.unwrap();
+    let pod = d.spec.unwrap().template.spec.unwrap();
+    let env_of = |n: &str| {
+        pod.containers[0]
+            .env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|e| e.name == n)
+            .and_then(|e| e.value.clone())
+    };
+    assert_eq!(
+        env_of("AZURE_CLIENT_ID").as_deref(),
+        Some(v1.client_id.as_str())
+    );
+    assert_eq!(
+        env_of("AZURE_FEDERATED_TOKEN_FILE").as_deref(),
+        Some(FEDERATED_TOKEN_FILE)
+    );
+    let token = pod.volumes.unwrap()[0]
+        .projected
+        .clone()
+        .unwrap()
+        .sources
+        .unwrap()[0]
+        .service_account_token
+        .clone()
+        .unwrap();
+    assert_eq!(
+        token.audience.as_deref(),
+        Some("api://AzureADTokenExchange")
+    );
+    let crd_api: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    let crd = crd_api.get("backupjobs.agent.herbarium.io").await.unwrap();
+    assert_eq!(
+        crd.metadata.labels.unwrap()["herbarium.io/agent-version"],
+        "1.0.0"
+    );
+
+    // Re-applying the same manifests changes nothing.
+    let before = versions(&client, &v1).await;
+    apply(&client, &manifests(&v1)).await.expect("re-apply");
+    assert!(install(&client, &v1).await.expect("re-install").is_empty());
+    assert_eq!(
+        versions(&client, &v1).await,
+        before,
+        "re-apply bumped a resourceVersion"
+    );
+
+    // Objects an older agent version left behind go; bystanders stay.
+    let roles = Api::<ClusterRole>::all(client.clone());
+    let maps = Api::<ConfigMap>::namespaced(client.clone(), NS);
+    let old = [
+        ("app.kubernetes.io/managed-by", "herbarium"),
+        ("herbarium.io/agent-version", "0.9.0"),
+    ];
+    let pp = PostParams::default();
+    let _ = roles
+        .delete("herbarium-agent-legacy", &Default::default())
+        .await;
+    roles
+        .create(
+            &pp,
+            &ClusterRole {
+                metadata: labelled("herbarium-agent-legacy", None, &old),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    maps.create(
+        &pp,
+        &ConfigMap {
+            metadata: labelled("agent-old-config", Some(NS), &old),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    maps.create(
+        &pp,
+        &ConfigMap {
+            metadata: labelled(
+                "user-config",
+                Some(NS),
+                &[("app.kubernetes.io/managed-by", "herbarium")],
+            ),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    maps.create(
+        &pp,
+        &ConfigMap {
+            metadata: labelled(
+                "foreign",
+                Some(NS),
+                &[("herbarium.io/agent-version", "0.9.0")],
+            ),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut pruned = install(&client, &v1).await.expect("install with leftovers");
+    pruned.sort();
+    assert_eq!(
+        pruned,
+        [
+            "ClusterRole herbarium-agent-legacy",
+            "ConfigMap herbarium-system/agent-old-config"
+        ]
+    );
+    assert!(!exists(&roles, "herbarium-agent-legacy").await);
+    assert!(
+        exists(&maps, "user-config").await && exists(&maps, "foreign").await,
+        "bystanders stay"
+    );
+
+    // An upgrade relabels the same objects; nothing current is pruned.
+    let v2 = spec("2.0.0");
+    assert!(install(&client, &v2).await.expect("upgrade").is_empty());
+    let d = deployments.get("herbarium-agent").await.unwrap();
+    assert_eq!(
+        d.metadata.labels.unwrap()["herbarium.io/agent-version"],
+        "2.0.0"
+    );
+    assert!(exists(&roles, "herbarium-agent").await);
+
+    // Health: deployed (no pods run here), ready once the agent's Lease is fresh.
+    let stale = Duration::from_secs(60);
+    let (d, l) = observe(&client).await.unwrap();
+    assert!(l.is_none());
+    let h = agent_health(d.as_ref(), None, "2.0.0", Timestamp::now(), stale);
+    assert!(h.deployed.status && !h.ready.status, "{h:?}");
+    let mut lease_meta = labelled("herbarium-agent", Some(NS), &[]);
+    lease_meta.annotations = Some(
+        [(
+            "herbarium.io/agent-version".to_string(),
+            "2.0.0".to_string(),
+        )]
+        .into(),
+    );
+    Api::<Lease>::namespaced(client.clone(), NS)
+        .create(
+            &pp,
+            &Lease {
+                metadata: lease_meta,
+                spec: Some(LeaseSpec {
+                    holder_identity: Some("herbarium-agent-abc-123".into()),
+                    renew_time: Some(MicroTime(Timestamp::now())),
+                    lease_duration_seconds: Some(30),
+                    ..Default::default()
+                }),
+            },
+        )
+        .await
+        .unwrap();
+    let (d, l) = observe(&client).await.unwrap();
+    let h = agent_health(d.as_ref(), l.as_ref(), "2.0.0", Timestamp::now(), stale);
+    assert!(h.deployed.status && h.ready.status, "{h:?}");
+    assert_eq!(h.status.version.as_deref(), Some("2.0.0"));
+    let later = Timestamp::now()
+        .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(120))
+        .unwrap();
+    let h = agent_health(d.as_ref(), l.as_ref(), "2.0.0", later, stale);
+    assert_eq!(h.ready.reason, "HeartbeatStale");
+}
