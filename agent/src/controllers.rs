@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use crate::context::{Context, StoreFactory};
 
-/// Runs the LocationAccess, BackupJob, RestoreJob and SyncJob controllers and the heartbeat
-/// until [`Context::stop`]; returns when no job runs any more.
+/// Runs the LocationAccess, BackupJob, RestoreJob and SyncJob controllers and the heartbeat until [`Context::stop`];
+/// returns when all have wound down.
 pub async fn run_all<F: StoreFactory>(ctx: Arc<Context<F>>, version: &'static str) {
     let heartbeat = tokio::spawn(crate::heartbeat::run(
         ctx.client.clone(),
@@ -13,17 +13,15 @@ pub async fn run_all<F: StoreFactory>(ctx: Arc<Context<F>>, version: &'static st
         version,
         ctx.stopping.subscribe(),
     ));
-    let controllers = [
-        tokio::spawn(crate::validate::run(ctx.clone())),
-        tokio::spawn(crate::backup::reconcile::run(ctx.clone())),
-        tokio::spawn(crate::restore::job::run(ctx.clone())),
-        tokio::spawn(crate::sync::job::run(ctx.clone())),
-    ];
-    // Waiting for the controllers themselves can hang: kube's graceful shutdown waits for a
-    // watcher's first list when the stop comes before it. Running jobs hold `ctx.busy()`.
+    let validation = tokio::spawn(crate::validate::run(ctx.clone()));
+    let backups = tokio::spawn(crate::backup::reconcile::run(ctx.clone()));
+    let restores = tokio::spawn(crate::restore::job::run(ctx.clone()));
+    let syncs = tokio::spawn(crate::sync::job::run(ctx.clone()));
     ctx.drained().await;
     let _ = heartbeat.await;
-    for c in controllers {
-        c.abort();
-    }
+    // No job runs any more: whatever the controllers still wait for (a first list) is moot.
+    validation.abort();
+    backups.abort();
+    restores.abort();
+    syncs.abort();
 }

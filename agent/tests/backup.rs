@@ -2,13 +2,13 @@
 //! namespace with a mix of kinds (a custom resource among them) is backed up, the blobs are read
 //! back and checked against index.json, and deleting the job deletes them — unless Retain.
 
-mod azure_common;
+mod common;
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
 
-use azure_common::*;
+use common::*;
 use herbarium_agent::backup::reconcile::reconcile;
 use herbarium_agent::context::StoreFactory;
 use herbarium_agent::format::{backup_dir, parse_entry_path, parse_index, parse_metadata};

@@ -2,12 +2,12 @@
 //! AZURE_* workload identity variables with a minted token file, HERBARIUM_CA_FILE. It validates
 //! a LocationAccess, runs a BackupJob, renews its Lease, and stops on SIGTERM.
 
-mod azure_common;
+mod common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use azure_common::*;
+use common::*;
 use herbarium_api::agent::{BackupJob, BackupJobSpec, LocationAccess};
 use herbarium_api::common::{BackupPhase, Origin, ResourceSelection};
 use herbarium_api::constants::{AGENT_NAME, AGENT_VERSION_ANNOTATION};

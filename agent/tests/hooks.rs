@@ -1,11 +1,11 @@
 //! Pre/post hooks of a backup against cluster-1's API server (pods marked Running by the test,
 //! there is no kubelet) with a recording pods/exec: which pods, which order, what a failure does.
 
-mod azure_common;
+mod common;
 
 use std::sync::{Arc, Mutex};
 
-use azure_common::*;
+use common::*;
 use futures::future::BoxFuture;
 use herbarium_agent::backup::hooks::{Exec, Target};
 use herbarium_agent::backup::reconcile::reconcile;

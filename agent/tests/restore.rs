@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::*;
+use common::restore::*;
 use herbarium_agent::store::MemoryStore;
 use herbarium_api::agent::RestoreJob;
 use herbarium_api::common::RestorePhase;
@@ -427,5 +427,220 @@ async fn a_corrupt_archive_fails_and_changes_nothing() {
             .unwrap()
             .is_none()
     );
+    ctl.abort();
+}
+
+/// A CRD whose `spec.size` cannot change (CEL transition rule): an update is refused as invalid.
+fn immutable_crd(group: &str) -> Obj {
+    obj(
+        "apiextensions.k8s.io/v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        false,
+        json!({
+        "metadata": {"name": format!("locks.{group}")},
+        "spec": {"group": group, "scope": "Namespaced",
+            "names": {"plural": "locks", "singular": "lock", "kind": "Lock", "listKind": "LockList"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                "type": "object", "properties": {"spec": {"type": "object",
+                    "properties": {"size": {"type": "integer"}},
+                    "x-kubernetes-validations": [{"rule": "self.size == oldSelf.size", "message": "size is immutable"}]}}}}}]}}),
+    )
+}
+
+#[tokio::test]
+async fn replace_recreates_what_cannot_be_updated_and_interrupted_jobs_run_again() {
+    let c1 = env().clusters[0].client().await.unwrap();
+    let ns = format!("lock-{}", std::process::id());
+    let group = format!("l{}.example.com", std::process::id());
+    let store = Arc::new(MemoryStore::new());
+    let lock = |size: i64| Obj {
+        group: leak(&group),
+        version: "v1",
+        resource: "locks",
+        kind: "Lock",
+        namespaced: true,
+        body: json!({"apiVersion": format!("{group}/v1"), "kind": "Lock",
+            "metadata": {"name": "l1", "namespace": ns}, "spec": {"size": size}}),
+    };
+    let dir = write_backup(
+        &store,
+        "nightly",
+        UID,
+        &[
+            immutable_crd(&group),
+            obj(
+                "v1",
+                "namespaces",
+                "Namespace",
+                false,
+                json!({"metadata": {"name": ns}}),
+            ),
+            lock(3),
+        ],
+    )
+    .await;
+    let agent = agent_namespace(&c1).await;
+
+    // A job the agent left InProgress (it stopped mid-way) is run when the agent starts.
+    let jobs = Api::<RestoreJob>::namespaced(c1.clone(), &agent);
+    let job: RestoreJob = serde_json::from_value(json!({"apiVersion": "agent.herbarium.io/v1alpha1",
+        "kind": "RestoreJob", "metadata": {"name": "interrupted", "namespace": agent},
+        "spec": {"backup": {"name": "nightly", "uid": UID, "clusterUID": CLUSTER_UID, "storagePath": dir},
+            "location": "loc"}})).unwrap();
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let status = json!({"apiVersion": "agent.herbarium.io/v1alpha1", "kind": "RestoreJob",
+        "status": {"phase": "InProgress", "stage": "Namespaces"}});
+    jobs.patch_status(
+        "interrupted",
+        &kube::api::PatchParams::apply("test").force(),
+        &kube::api::Patch::Apply(&status),
+    )
+    .await
+    .unwrap();
+    let ctl = start_controller(&c1, &agent, store.clone()).await;
+    let done = wait_for("the interrupted job to finish", WAIT * 3, || {
+        let jobs = jobs.clone();
+        async move {
+            let j = jobs.get("interrupted").await.ok()?;
+            (j.status.as_ref()?.run.phase? != RestorePhase::InProgress).then_some(j)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        run(&done).phase,
+        Some(RestorePhase::Succeeded),
+        "{:?}",
+        run(&done)
+    );
+    assert_eq!(run(&done).counts.clone().unwrap().restored, 3);
+
+    // The live object drifts; Replace cannot update `size` and re-creates the object instead.
+    let ar = ApiResource {
+        group: group.clone(),
+        version: "v1".into(),
+        api_version: format!("{group}/v1"),
+        kind: "Lock".into(),
+        plural: "locks".into(),
+    };
+    let locks = Api::<DynamicObject>::namespaced_with(c1.clone(), &ns, &ar);
+    locks.delete("l1", &Default::default()).await.unwrap();
+    let mut drifted: DynamicObject = serde_json::from_value(lock(5).body).unwrap();
+    drifted.metadata.namespace = Some(ns.clone());
+    let old_uid = locks
+        .create(&PostParams::default(), &drifted)
+        .await
+        .unwrap()
+        .metadata
+        .uid;
+    let replaced = restore_job(
+        &c1,
+        &agent,
+        "replace",
+        &dir,
+        json!({"existingResourcePolicy": "Replace"}),
+    )
+    .await;
+    let counts = run(&replaced).counts.clone().unwrap();
+    assert_eq!(
+        (counts.restored, counts.failed),
+        (3, 0),
+        "{:?}",
+        run(&replaced)
+    );
+    let now = locks.get("l1").await.unwrap();
+    assert_eq!(now.data["spec"]["size"], 3);
+    assert_ne!(now.metadata.uid, old_uid, "re-created, not updated");
+    ctl.abort();
+}
+
+#[tokio::test]
+async fn namespaces_missing_from_the_backup_are_created() {
+    let c1 = env().clusters[0].client().await.unwrap();
+    let src = format!("bare-{}", std::process::id());
+    let store = Arc::new(MemoryStore::new());
+    let dir = write_backup(
+        &store,
+        "nightly",
+        UID,
+        &[obj(
+            "v1",
+            "configmaps",
+            "ConfigMap",
+            true,
+            json!({"metadata": {"name": "a", "namespace": src}, "data": {"v": "1"}}),
+        )],
+    )
+    .await;
+    let agent = agent_namespace(&c1).await;
+    let ctl = start_controller(&c1, &agent, store).await;
+    let target = format!("{src}-mapped");
+    let job = restore_job(
+        &c1,
+        &agent,
+        "bare",
+        &dir,
+        json!({"namespaceMapping": {src: target.clone()}}),
+    )
+    .await;
+    assert_eq!(
+        run(&job).phase,
+        Some(RestorePhase::Succeeded),
+        "{:?}",
+        run(&job)
+    );
+    let cm = Api::<ConfigMap>::namespaced(c1.clone(), &target)
+        .get("a")
+        .await
+        .unwrap();
+    assert_eq!(cm.data.unwrap()["v"], "1");
+    ctl.abort();
+}
+
+#[tokio::test]
+async fn a_job_waits_for_its_location_to_arrive() {
+    let c1 = env().clusters[0].client().await.unwrap();
+    let ns = format!("late-{}", std::process::id());
+    let store = Arc::new(MemoryStore::new());
+    let dir = write_backup(
+        &store,
+        "nightly",
+        UID,
+        &[obj(
+            "v1",
+            "namespaces",
+            "Namespace",
+            false,
+            json!({"metadata": {"name": ns}}),
+        )],
+    )
+    .await;
+    let agent = agent_namespace(&c1).await;
+    let ctl = tokio::spawn(herbarium_agent::restore::job::run(context(
+        &c1, &agent, store,
+    )));
+    let jobs = Api::<RestoreJob>::namespaced(c1.clone(), &agent);
+    let job: RestoreJob = serde_json::from_value(json!({"apiVersion": "agent.herbarium.io/v1alpha1",
+        "kind": "RestoreJob", "metadata": {"name": "early", "namespace": agent},
+        "spec": {"backup": {"name": "nightly", "uid": UID, "clusterUID": CLUSTER_UID, "storagePath": dir},
+            "location": "loc"}}))
+    .unwrap();
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    // The controller has seen the job without its location (no phase yet) ...
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(jobs.get("early").await.unwrap().status.is_none());
+    // ... and runs it once the location arrives.
+    location_access(&c1, &agent, "loc").await;
+    let done = wait_for("the job to finish", WAIT, || {
+        let jobs = jobs.clone();
+        async move {
+            let j = jobs.get("early").await.ok()?;
+            (j.status.as_ref()?.run.phase? == RestorePhase::Succeeded).then_some(j)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(run(&done).counts.clone().unwrap().restored, 1);
     ctl.abort();
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::*;
+use common::restore::*;
 use herbarium_agent::store::{BlobStore, MemoryStore};
 use herbarium_agent::sync::job::sync_location;
 use herbarium_api::agent::{BackupJob, SyncJob};

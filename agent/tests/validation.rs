@@ -1,11 +1,11 @@
 //! LocationAccess validation through the real identity chain (token file → Entra stand-in →
 //! blob authorization proxy → Azurite): one test per reason.
 
-mod azure_common;
+mod common;
 
 use std::sync::Arc;
 
-use azure_common::*;
+use common::*;
 use herbarium_agent::validate;
 use herbarium_api::agent::{LocationAccess, LocationAccessSpec};
 use herbarium_api::garden::{ValidationReason, ValidationState};

@@ -6,6 +6,7 @@ pub mod agent_install;
 pub mod cluster_status;
 pub mod discovery;
 pub mod identity;
+mod keyed_lock;
 pub mod leader;
 pub mod location;
 pub mod metrics;

@@ -107,21 +107,58 @@ pub async fn run(
     let discovery = Controller::new(all::<Shoot>(&garden), config()).reconcile_all_on(ticks());
     let config_status = Controller::new(Api::<DiscoveryConfig>::all(garden.clone()), config())
         .reconcile_all_on(ticks());
-    let cluster_ctl = Controller::new(all::<Cluster>(&garden), config()).watches(
-        all::<Shoot>(&garden),
-        config(),
-        |shoot: Shoot| {
+    let cluster_ctl = Controller::new(all::<Cluster>(&garden), config())
+        .watches(all::<Shoot>(&garden), config(), |shoot: Shoot| {
             Some(
                 ObjectRef::<Cluster>::new(&shoot.name_any())
                     .within(&shoot.namespace().unwrap_or_default()),
             )
-        },
-    );
+        })
+        // Assigning a cluster to a location changes the containers its identity needs a role on.
+        .watches(
+            all::<BackupLocation>(&garden),
+            config(),
+            |location: BackupLocation| {
+                let namespace = location.namespace().unwrap_or_default();
+                location
+                    .spec
+                    .clusters
+                    .into_iter()
+                    .map(move |c| ObjectRef::<Cluster>::new(&c).within(&namespace))
+            },
+        );
+    // The caches reconcilers read have their own watches: a controller's store cannot be waited
+    // on by anyone but the controller itself (see `Stores::ready`).
+    let (shoots, shoot_stream) = cached(all::<Shoot>(&garden));
+    let (configs, config_stream) = cached(Api::<DiscoveryConfig>::all(garden.clone()));
+    let (cluster_cache, cluster_stream) = cached(all::<Cluster>(&garden));
+    let (ready_tx, ready) = tokio::sync::watch::channel(false);
     let stores = Stores {
-        shoots: discovery.store(),
+        shoots,
         projects,
-        configs: config_status.store(),
-        clusters: cluster_ctl.store(),
+        configs,
+        clusters: cluster_cache,
+        ready,
+    };
+    let caches = {
+        let stores = stores.clone();
+        tokio::spawn(async move {
+            let fill = futures::future::join4(
+                drain(project_stream),
+                drain(shoot_stream),
+                drain(config_stream),
+                drain(cluster_stream),
+            );
+            let signal = async {
+                let _ = stores.shoots.wait_until_ready().await;
+                let _ = stores.projects.wait_until_ready().await;
+                let _ = stores.configs.wait_until_ready().await;
+                let _ = stores.clusters.wait_until_ready().await;
+                let _ = ready_tx.send(true);
+                futures::future::pending::<()>().await;
+            };
+            futures::future::join(fill, signal).await;
+        })
     };
     let cluster_store = stores.clusters.clone();
     let ctx = Arc::new(Context {
@@ -130,8 +167,8 @@ pub async fn run(
         metrics: metrics.clone(),
         registrar,
         stores,
+        memo: Default::default(),
     });
-    let projects_task = tokio::spawn(drain(project_stream));
     let discovery = discovery.graceful_shutdown_on(shutdown.clone()).run(
         timed(Kind::Discovery, reconcile::discovery::reconcile_shoot),
         on_error(Kind::Discovery),
@@ -189,7 +226,7 @@ pub async fn run(
         drain(schedules),
         phases
     );
-    projects_task.abort();
+    caches.abort();
 }
 
 /// Keeps the clusters-per-phase gauge current from the cache.

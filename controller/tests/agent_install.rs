@@ -264,4 +264,13 @@ async fn installs_reapplies_as_a_no_op_prunes_other_versions_and_reports_health(
         .unwrap();
     let h = agent_health(d.as_ref(), l.as_ref(), "2.0.0", later, stale);
     assert_eq!(h.ready.reason, "HeartbeatStale");
+
+    // Leave no heartbeat or test objects behind for the test binaries that run after this one.
+    Api::<Lease>::namespaced(client.clone(), NS)
+        .delete("herbarium-agent", &Default::default())
+        .await
+        .unwrap();
+    for name in ["user-config", "foreign"] {
+        maps.delete(name, &Default::default()).await.unwrap();
+    }
 }

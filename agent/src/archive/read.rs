@@ -66,10 +66,20 @@ pub struct Entry {
     pub key: EntryKey,
     /// Position of its group-resource in `index.resources`.
     pub resource: usize,
-    /// The object (a JSON object whose identity matches `key`).
-    pub object: Value,
+    /// The object's JSON: a syntactically valid JSON object whose identity matches `key`. Kept
+    /// as bytes: most passes look at few entries, and a full parse of each is the reader's
+    /// largest cost.
+    pub json: Vec<u8>,
     /// Its size in the archive.
     pub bytes: u64,
+}
+
+impl Entry {
+    /// The object as a JSON value.
+    pub fn object(&self) -> Result<Value, ArchiveError> {
+        serde_json::from_slice(&self.json)
+            .map_err(|e| corrupt(format!("entry {:?} is not JSON: {e}", self.key.name)))
+    }
 }
 
 /// What a full scan saw.

@@ -23,6 +23,9 @@ use super::run::{RunSettings, Snapshot, run_restore};
 use crate::context::{Context, StoreFactory};
 use std::time::Instant;
 
+/// How long a RestoreJob waits for its LocationAccess before it fails.
+const LOCATION_GRACE: Duration = Duration::from_secs(300);
+
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error("writing status of RestoreJob {0} failed: {1}")]
@@ -117,14 +120,23 @@ pub async fn reconcile<F: StoreFactory>(
             errors: snapshot.map(|s| s.tally.errors()).unwrap_or_default(),
         }
     };
-    write(in_progress("Starting", None)).await?;
-
     let locations: Api<LocationAccess> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     let location = match locations.get_opt(&job.spec.location).await {
         Ok(Some(l)) => l,
         Ok(None) => {
+            // The controller writes the LocationAccess and the RestoreJob separately; give the
+            // location a while to arrive before failing the restore.
+            let age = job
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| Timestamp::now().duration_since(t.0).as_secs())
+                .unwrap_or(i64::MAX);
+            if age < LOCATION_GRACE.as_secs() as i64 {
+                return Ok(Action::requeue(Duration::from_secs(10)));
+            }
             let m = format!(
-                "LocationAccess {} not found in {}",
+                "LocationAccess {} not found in {} after {LOCATION_GRACE:?}",
                 job.spec.location, ctx.namespace
             );
             write(failed(&start, &m)).await?;
@@ -132,6 +144,7 @@ pub async fn reconcile<F: StoreFactory>(
         }
         Err(e) => return Err(JobError::Location(job.spec.location.clone(), e)),
     };
+    write(in_progress("Starting", None)).await?;
     let store = match ctx.stores.open(&location.spec) {
         Ok(s) => Arc::new(s),
         Err(e) => {

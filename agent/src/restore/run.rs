@@ -10,7 +10,7 @@
 //! small next to the API calls (see the bench). Every pass checks again what it reads, so a blob
 //! replaced between passes is caught, though the stages already applied stay applied.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use herbarium_api::agent::RestoreJobSpec;
 use herbarium_api::common::ItemError;
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{ObjectMeta, PostParams};
 use kube::core::ApiResource;
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client};
@@ -150,10 +152,18 @@ async fn restore<S: BlobStore>(
     } else {
         Vec::new()
     };
-    let records: Vec<VolumeRecord> = records
+    let (records, unusable): (Vec<VolumeRecord>, Vec<VolumeRecord>) = records
         .into_iter()
         .filter(|r| filter.wants_namespace(&r.namespace))
-        .collect();
+        .partition(|r| r.snapshot_handle.as_deref().is_some_and(|h| !h.is_empty()));
+    for r in &unusable {
+        tally.error(ItemError {
+            item: format!("core/v1/persistentvolumeclaims/{}/{}", r.namespace, r.pvc),
+            message: "volumes.json records no snapshotHandle for this PVC's snapshot; the PVC is \
+                      restored without its data"
+                .into(),
+        });
+    }
     let from_snapshots: BTreeMap<(String, String), String> = records
         .iter()
         .map(|r| {
@@ -168,15 +178,38 @@ async fn restore<S: BlobStore>(
         from_snapshots,
     });
 
-    // Pass 1: verify everything, keep nothing.
+    // Pass 1: verify everything, keep nothing but the set of namespaces the wanted objects
+    // live in (bounded), so that a namespace the backup does not hold as an object (it was not
+    // selected, or filtered out) can be created before its objects.
+    let namespaces = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+    let (seen, plan1, index1) = (namespaces.clone(), plan.clone(), index.clone());
     scan_blob(
         store.clone(),
         format!("{dir}resources.tar.zst"),
         index.clone(),
-        |_| Ok(ControlFlow::Continue(())),
+        move |entry| {
+            let r = &index1.resources[entry.resource];
+            if let Some(ns) = &entry.key.namespace
+                && plan1.filter.wants_resource(r)
+                && plan1.filter.wants_namespace(ns)
+            {
+                let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                if seen.len() < MAX_NAMESPACES {
+                    seen.insert(ns.clone());
+                }
+            }
+            Ok(ControlFlow::Continue(()))
+        },
     )
     .await
     .map_err(archive_failure)?;
+    let namespaces: Vec<String> = namespaces
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|ns| ns.as_str() != herbarium_api::constants::AGENT_NAMESPACE)
+        .map(|ns| plan.map_namespace(ns).to_string())
+        .collect();
 
     let stages: Vec<usize> = index.resources.iter().map(stage).collect();
     let wanted: Vec<bool> = index
@@ -187,6 +220,9 @@ async fn restore<S: BlobStore>(
     let targets: Arc<Vec<Target>> = Arc::new(index.resources.iter().map(target).collect());
     let mut rate = RateLimit::new(settings.progress_every);
     for (s, stage_name) in STAGE_NAMES.iter().enumerate() {
+        if s == 2 {
+            ensure_namespaces(client, &namespaces, tally).await;
+        }
         let last = (0..index.resources.len())
             .rev()
             .find(|&i| stages[i] == s && wanted[i]);
@@ -209,11 +245,14 @@ async fn restore<S: BlobStore>(
                     return Ok(ControlFlow::Break(()));
                 }
                 let r = &index2.resources[i];
-                if stages2[i] != s || !wanted2[i] || plan2.pv_replaced_by_snapshot(r, &entry.object)
-                {
+                if stages2[i] != s || !wanted2[i] {
                     return Ok(ControlFlow::Continue(()));
                 }
-                if let Decision::Restore(object) = plan2.prepare(r, entry.object) {
+                let object = entry.object()?;
+                if plan2.pv_replaced_by_snapshot(r, &object) {
+                    return Ok(ControlFlow::Continue(()));
+                }
+                if let Decision::Restore(object) = plan2.prepare(r, object) {
                     tx.blocking_send((i, object))
                         .map_err(|_| ArchiveError::Aborted("restore stopped".into()))?;
                 }
@@ -255,6 +294,32 @@ async fn restore<S: BlobStore>(
     }
     publish(tally, "Done");
     Ok(())
+}
+
+/// Most distinct namespaces remembered from the verification pass.
+const MAX_NAMESPACES: usize = 10_000;
+
+/// Creates the target namespaces that do not exist yet (after the Namespace objects of the backup
+/// were restored, so those keep their labels and annotations). Not counted as items.
+async fn ensure_namespaces(client: &Client, names: &[String], tally: &mut Tally) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    for name in names {
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        match api.create(&PostParams::default(), &ns).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => tally.error(ItemError {
+                item: format!("core/v1/namespaces/_cluster/{name}"),
+                message: format!("creating the target namespace failed: {e}"),
+            }),
+        }
+    }
 }
 
 fn archive_failure(e: ArchiveError) -> String {

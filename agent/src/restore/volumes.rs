@@ -17,13 +17,16 @@ const MAX_VOLUMES: usize = 10_000;
 #[serde(rename_all = "camelCase")]
 pub struct VolumeRecord {
     pub namespace: String,
+    #[serde(alias = "persistentVolumeClaim")]
     pub pvc: String,
     pub volume_snapshot: String,
     #[serde(default)]
     pub volume_snapshot_class: Option<String>,
     pub driver: String,
-    pub snapshot_handle: String,
+    /// The storage snapshot's ID; without it the snapshot cannot be used in another cluster.
     #[serde(default)]
+    pub snapshot_handle: Option<String>,
+    #[serde(default, alias = "restoreSize")]
     pub size: Option<String>,
     #[serde(default)]
     pub storage_class: Option<String>,
@@ -75,7 +78,7 @@ pub fn snapshot_objects(record: &VolumeRecord, namespace: &str, name: &str) -> (
         "spec": {
             "deletionPolicy": "Retain",
             "driver": record.driver,
-            "source": {"snapshotHandle": record.snapshot_handle},
+            "source": {"snapshotHandle": record.snapshot_handle.as_deref().unwrap_or_default()},
             "volumeSnapshotRef": {"namespace": namespace, "name": name},
         }
     });
@@ -103,7 +106,7 @@ mod tests {
             volume_snapshot: "data-snap".into(),
             volume_snapshot_class: Some("csi".into()),
             driver: "disk.csi.azure.com".into(),
-            snapshot_handle: "/subscriptions/x/snapshots/s1".into(),
+            snapshot_handle: Some("/subscriptions/x/snapshots/s1".into()),
             size: Some("1Gi".into()),
             storage_class: Some("fast".into()),
         }
@@ -118,6 +121,20 @@ mod tests {
         let wrapped = format!(r#"{{"volumes": {text}}}"#);
         assert_eq!(parse_volumes(wrapped.as_bytes()).unwrap().len(), 1);
         assert!(parse_volumes(b"[{}]").is_err());
+        // As the agent's writer records them (no handle: usable only as a reported error).
+        let written = br#"[{"namespace": "shop", "persistentVolumeClaim": "data",
+            "persistentVolume": "pv-1", "driver": "disk.csi.azure.com",
+            "volumeSnapshot": "nightly-data", "volumeSnapshotClass": "csi-azuredisk",
+            "volumeSnapshotContent": "snapcontent-1", "restoreSize": "10Gi"}]"#;
+        let r = &parse_volumes(written).unwrap()[0];
+        assert_eq!(
+            (
+                r.pvc.as_str(),
+                r.size.as_deref(),
+                r.snapshot_handle.as_deref()
+            ),
+            ("data", Some("10Gi"), None)
+        );
         assert!(parse_volumes(&vec![b' '; MAX_VOLUMES_BYTES as usize + 1]).is_err());
     }
 

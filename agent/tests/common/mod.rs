@@ -1,194 +1,390 @@
-//! Shared by the agent's integration tests: a backup written straight into a store (until the
-//! agent's writer is merged, a small stand-in that follows docs/backup-format.md), the agent
-//! objects in a per-test namespace, and the controllers running against a MemoryStore.
-
+//! Shared by the agent's integration tests: the local clusters and Azure stand-ins of
+//! hack/local-up.sh (joined through HERBARIUM_LOCAL_DIR or started privately by
+//! herbarium-test-support), identities with or without federated credential and role, and a
+//! Context that runs the reconcilers in-process through the real identity chain.
 #![allow(dead_code)]
 
-use std::sync::Arc;
-use std::time::Duration;
+pub mod azure;
+pub mod restore;
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
 use herbarium_agent::context::{Context, StoreFactory};
-use herbarium_agent::format::{ArchiveInfo, Index, ResourceIndex, backup_dir};
 use herbarium_agent::metrics::Metrics;
-use herbarium_agent::store::{BlobStore, MemoryStore, StoreError};
-use herbarium_api::agent::{LocationAccess, LocationAccessSpec};
-use kube::api::PostParams;
-use kube::{Api, Client};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use herbarium_agent::store::{AzureSettings, AzureStores, BlobStore, Listing, StoreError};
+use herbarium_api::agent::GardenRef;
+use herbarium_api::agent::LocationAccessSpec;
+use herbarium_test_support::{env, repo_root};
 
-pub const CLUSTER_UID: &str = "5e0c4a2e-0000-4000-8000-00000000c001";
-
-/// One object to back up, with the group-resource it belongs to.
-pub struct Obj {
-    pub group: &'static str,
-    pub version: &'static str,
-    pub resource: &'static str,
-    pub kind: &'static str,
-    pub namespaced: bool,
-    pub body: Value,
+pub fn vars() -> &'static HashMap<String, String> {
+    static VARS: OnceLock<HashMap<String, String>> = OnceLock::new();
+    VARS.get_or_init(|| {
+        let text = std::fs::read_to_string(env().dir.join("env.sh")).expect("env.sh");
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix("export "))
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+            .collect()
+    })
 }
 
-pub fn obj(
-    api_version: &'static str,
-    resource: &'static str,
-    kind: &'static str,
-    namespaced: bool,
-    body: Value,
-) -> Obj {
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let mut body = body;
-    body["apiVersion"] = json!(api_version);
-    body["kind"] = json!(kind);
-    Obj {
-        group,
-        version,
-        resource,
-        kind,
-        namespaced,
-        body,
-    }
+pub fn var(name: &str) -> String {
+    vars()
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} missing from env.sh"))
 }
 
-/// Writes a committed backup of `objects` (grouped by resource in order of first appearance)
-/// into `store`; returns its directory.
-pub async fn write_backup(store: &MemoryStore, name: &str, uid: &str, objects: &[Obj]) -> String {
-    let dir = backup_dir(None, CLUSTER_UID, name, uid);
-    let mut order: Vec<(usize, &Obj)> = Vec::new();
-    let mut keys: Vec<(&str, &str)> = Vec::new();
-    for o in objects {
-        let k = (o.group, o.resource);
-        let pos = keys.iter().position(|x| *x == k).unwrap_or_else(|| {
-            keys.push(k);
-            keys.len() - 1
-        });
-        order.push((pos, o));
-    }
-    order.sort_by_key(|(p, _)| *p);
-    let mut tar = tar::Builder::new(Vec::new());
-    let mut resources: Vec<(ResourceIndex, Sha256)> = Vec::new();
-    for (_, o) in &order {
-        let bytes = serde_json::to_vec(&o.body).unwrap();
-        let ns = o
-            .body
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("_cluster");
-        let name = o
-            .body
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap();
-        let group = if o.group.is_empty() { "core" } else { o.group };
-        let path = format!(
-            "resources/{group}/{}/{}/{ns}/{name}.json",
-            o.version, o.resource
-        );
-        let mut h = tar::Header::new_gnu();
-        h.set_size(bytes.len() as u64);
-        h.set_mode(0o644);
-        tar.append_data(&mut h, path, bytes.as_slice()).unwrap();
-        if !resources
-            .last()
-            .is_some_and(|(r, _)| r.group == o.group && r.resource == o.resource)
-        {
-            resources.push((
-                ResourceIndex {
-                    group: o.group.into(),
-                    version: o.version.into(),
-                    resource: o.resource.into(),
-                    kind: o.kind.into(),
-                    namespaced: o.namespaced,
-                    count: 0,
-                    bytes: 0,
-                    sha256: String::new(),
-                },
-                Sha256::new(),
-            ));
-        }
-        let (r, sha) = resources.last_mut().unwrap();
-        r.count += 1;
-        r.bytes += bytes.len() as u64;
-        sha.update(&bytes);
-    }
-    let compressed = zstd::encode_all(tar.into_inner().unwrap().as_slice(), 3).unwrap();
-    let resources: Vec<ResourceIndex> = resources
-        .into_iter()
-        .map(|(mut r, sha)| {
-            r.sha256 = hex::encode(sha.finalize());
-            r
-        })
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+/// A service-account token as hack/mint-token.sh mints it.
+pub fn mint(cluster: &str, extra: &[&str]) -> String {
+    let out = Command::new(repo_root().join("hack/mint-token.sh"))
+        .args(["--dir", env().dir.to_str().unwrap(), "--cluster", cluster])
+        .args(extra)
+        .output()
+        .expect("running hack/mint-token.sh");
+    assert!(
+        out.status.success(),
+        "mint-token.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The agent's token of `cluster` in a file, as the projected volume holds it.
+pub fn token_file(cluster: &str) -> PathBuf {
+    let file = env()
+        .dir
+        .join(format!("agent-token-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&file, mint(cluster, &[])).unwrap();
+    file
+}
+
+pub fn http() -> reqwest::Client {
+    let pem = std::fs::read(var("HERBARIUM_CA_FILE")).unwrap();
+    reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+async fn token(client_id: &str, assertion: &str, scope: &str) -> String {
+    let url = format!(
+        "{}{}/oauth2/v2.0/token",
+        var("AZURE_AUTHORITY_HOST"),
+        var("AZURE_TENANT_ID")
+    );
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", assertion),
+        ("scope", scope),
+    ];
+    let body: Vec<String> = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", url_encode(v)))
         .collect();
-    let index = Index {
-        format_version: "v1".into(),
-        archive: ArchiveInfo {
-            bytes: compressed.len() as u64,
-            sha256: hex::encode(Sha256::digest(&compressed)),
-            entries: resources.iter().map(|r| r.count).sum(),
-            uncompressed_bytes: resources.iter().map(|r| r.bytes).sum(),
-        },
-        resources,
-    };
-    let metadata = json!({"formatVersion": "v1", "backupName": name, "backupUID": uid,
-        "clusterUID": CLUSTER_UID, "started": "2026-01-01T00:00:00Z",
-        "completed": "2026-01-01T00:01:00Z", "items": index.archive.entries,
-        "archiveBytes": compressed.len(), "phase": "Succeeded", "agentVersion": "test"});
-    store
-        .put(&format!("{dir}resources.tar.zst"), compressed.into())
+    let r = http()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.join("&"))
+        .send()
         .await
         .unwrap();
-    store
-        .put(
-            &format!("{dir}index.json"),
-            serde_json::to_vec(&index).unwrap().into(),
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    v["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("token: {v}"))
+        .to_string()
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn arm_put(url: &str, body: serde_json::Value) -> serde_json::Value {
+    let assertion = mint(
+        "garden",
+        &[
+            "--subject",
+            "system:serviceaccount:herbarium-system:herbarium-controller",
+        ],
+    );
+    let t = token(
+        &var("HERBARIUM_CONTROLLER_CLIENT_ID"),
+        &assertion,
+        "https://management.azure.com/.default",
+    )
+    .await;
+    let r = http()
+        .put(url)
+        .bearer_auth(t)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let v: serde_json::Value =
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap_or_default();
+    assert!((200..300).contains(&status), "ARM PUT {url}: {status} {v}");
+    v
+}
+
+pub fn account_scope() -> String {
+    format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}",
+        var("HERBARIUM_SUBSCRIPTION_ID"),
+        var("HERBARIUM_RESOURCE_GROUP"),
+        var("HERBARIUM_STORAGE_ACCOUNT")
+    )
+}
+
+pub fn container_scope(container: &str) -> String {
+    format!(
+        "{}/blobServices/default/containers/{container}",
+        account_scope()
+    )
+}
+
+/// A user-assigned identity; with `cluster`, a federated credential for that cluster's agent.
+/// Returns (clientId, principalId).
+pub async fn identity(cluster: Option<&str>) -> (String, String) {
+    let name = unique("agent");
+    let url = format!(
+        "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}",
+        var("HERBARIUM_ARM_ENDPOINT"),
+        var("HERBARIUM_SUBSCRIPTION_ID"),
+        var("HERBARIUM_RESOURCE_GROUP")
+    );
+    let v = "?api-version=2023-01-31";
+    let body = arm_put(
+        &format!("{url}{v}"),
+        serde_json::json!({"location": "westeurope"}),
+    )
+    .await;
+    if let Some(cluster) = cluster {
+        let issuer = mint(cluster, &["--print-issuer"]);
+        let fic = serde_json::json!({"properties": {"issuer": issuer,
+            "subject": "system:serviceaccount:herbarium-system:herbarium-agent",
+            "audiences": ["api://AzureADTokenExchange"]}});
+        arm_put(
+            &format!("{url}/federatedIdentityCredentials/{cluster}{v}"),
+            fic,
         )
-        .await
-        .unwrap();
-    store
-        .put(&format!("{dir}metadata.json"), metadata.to_string().into())
-        .await
-        .unwrap();
-    dir
+        .await;
+    }
+    let p = &body["properties"];
+    (
+        p["clientId"].as_str().unwrap().into(),
+        p["principalId"].as_str().unwrap().into(),
+    )
 }
 
-/// A LocationAccess named `name` in `namespace` (its content does not matter with a MemoryStore).
-pub async fn location_access(client: &Client, namespace: &str, name: &str) {
-    let la: LocationAccess = serde_json::from_value(json!({
-        "apiVersion": "agent.herbarium.io/v1alpha1", "kind": "LocationAccess",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"storageAccount": "devstoreaccount1", "container": "backups",
-            "endpoint": "https://127.0.0.1:1/devstoreaccount1", "clusterUID": "c2",
-            "location": {"namespace": "garden-p", "name": "loc"}}
-    }))
-    .unwrap();
-    Api::<LocationAccess>::namespaced(client.clone(), namespace)
-        .create(&PostParams::default(), &la)
-        .await
-        .unwrap();
+/// Storage Blob Data Contributor on `scope`.
+pub async fn grant(scope: &str, principal: &str) {
+    let url = format!(
+        "{}{scope}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+        var("HERBARIUM_ARM_ENDPOINT"),
+        uuid::Uuid::new_v4()
+    );
+    let role = format!(
+        "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+        var("HERBARIUM_SUBSCRIPTION_ID")
+    );
+    arm_put(&url, serde_json::json!({"properties": {"roleDefinitionId": role, "principalId": principal, "principalType": "ServicePrincipal"}})).await;
 }
 
-/// Hands out one shared MemoryStore whatever the LocationAccess says.
-pub struct SharedStore(pub Arc<MemoryStore>);
+/// A new container, created by the test operator identity.
+pub async fn container() -> String {
+    let name = unique("agent");
+    let assertion = mint(
+        "garden",
+        &["--subject", "system:serviceaccount:default:test-operator"],
+    );
+    let t = token(
+        &var("HERBARIUM_TEST_OPERATOR_CLIENT_ID"),
+        &assertion,
+        "https://storage.azure.com/.default",
+    )
+    .await;
+    let r = http()
+        .put(format!(
+            "{}/{name}?restype=container",
+            var("HERBARIUM_BLOB_ENDPOINT")
+        ))
+        .bearer_auth(t)
+        .header("x-ms-version", "2021-12-02")
+        .header("content-length", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "creating container {name}");
+    name
+}
 
-impl StoreFactory for SharedStore {
-    type Store = Arc<MemoryStore>;
-    fn open(&self, _: &LocationAccessSpec) -> Result<Self::Store, StoreError> {
-        Ok(self.0.clone())
+pub fn settings(client_id: &str, token_file: PathBuf) -> AzureSettings {
+    AzureSettings {
+        client_id: Some(client_id.into()),
+        tenant_id: Some(var("AZURE_TENANT_ID")),
+        token_file: Some(token_file),
+        authority_host: var("AZURE_AUTHORITY_HOST"),
+        ca_file: Some(var("HERBARIUM_CA_FILE").into()),
     }
 }
 
-/// The agent's context for `namespace`, reading `store`.
-pub fn context(
-    client: &Client,
-    namespace: &str,
-    store: Arc<MemoryStore>,
-) -> Arc<Context<SharedStore>> {
-    Arc::new(Context::new(
-        client.clone(),
-        namespace,
-        SharedStore(store),
-        Metrics::default(),
-    ))
+/// An identity of cluster-1's agent with the role on `container`, and its settings.
+pub async fn agent_with_role(container: &str) -> AzureSettings {
+    let (client_id, principal) = identity(Some("cluster-1")).await;
+    grant(&container_scope(container), &principal).await;
+    settings(&client_id, token_file("cluster-1"))
 }
 
-pub const WAIT: Duration = Duration::from_secs(60);
+pub fn location_spec(container: &str, endpoint: &str) -> LocationAccessSpec {
+    LocationAccessSpec {
+        storage_account: var("HERBARIUM_STORAGE_ACCOUNT"),
+        container: container.into(),
+        prefix: Some("team-a".into()),
+        endpoint: endpoint.into(),
+        cluster_uid: "cluster-1-uid".into(),
+        validate_request: None,
+        location: GardenRef {
+            namespace: "garden-test".into(),
+            name: "loc".into(),
+            uid: None,
+        },
+    }
+}
+
+pub async fn cluster_client() -> kube::Client {
+    env()
+        .cluster("cluster-1")
+        .client()
+        .await
+        .expect("cluster-1 client")
+}
+
+/// Every call a store gets, for assertions on order (metadata.json last).
+#[derive(Clone, Default)]
+pub struct Calls(pub Arc<Mutex<Vec<String>>>);
+
+impl Calls {
+    fn push(&self, s: String) {
+        self.0.lock().unwrap().push(s);
+    }
+    pub fn list(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+pub struct Recording<S> {
+    inner: S,
+    calls: Calls,
+}
+
+impl<S: BlobStore> BlobStore for Recording<S> {
+    async fn put(&self, path: &str, body: Bytes) -> Result<(), StoreError> {
+        let r = self.inner.put(path, body).await;
+        self.calls.push(format!("put {path}"));
+        r
+    }
+    async fn stage_block(&self, path: &str, block: u32, body: Bytes) -> Result<(), StoreError> {
+        self.inner.stage_block(path, block, body).await
+    }
+    async fn commit_blocks(&self, path: &str, blocks: u32) -> Result<(), StoreError> {
+        let r = self.inner.commit_blocks(path, blocks).await;
+        self.calls.push(format!("commit {path}"));
+        r
+    }
+    async fn get(&self, path: &str, max: u64) -> Result<Bytes, StoreError> {
+        self.inner.get(path, max).await
+    }
+    async fn get_range(&self, path: &str, offset: u64, len: u64) -> Result<Bytes, StoreError> {
+        self.inner.get_range(path, offset, len).await
+    }
+    async fn size(&self, path: &str) -> Result<Option<u64>, StoreError> {
+        self.inner.size(path).await
+    }
+    async fn list(&self, prefix: &str, hierarchical: bool) -> Result<Listing, StoreError> {
+        self.inner.list(prefix, hierarchical).await
+    }
+    async fn delete(&self, path: &str) -> Result<bool, StoreError> {
+        let r = self.inner.delete(path).await;
+        self.calls.push(format!("delete {path}"));
+        r
+    }
+}
+
+pub struct RecordingStores {
+    pub inner: AzureStores,
+    pub calls: Calls,
+    pub settings: AzureSettings,
+}
+
+impl RecordingStores {
+    pub fn inner_settings(&self) -> AzureSettings {
+        self.settings.clone()
+    }
+}
+
+impl StoreFactory for RecordingStores {
+    type Store = Recording<<AzureStores as StoreFactory>::Store>;
+    fn open(&self, location: &LocationAccessSpec) -> Result<Self::Store, StoreError> {
+        Ok(Recording {
+            inner: self.inner.open(location)?,
+            calls: self.calls.clone(),
+        })
+    }
+}
+
+/// A context for `namespace` whose stores record their calls.
+pub fn context(
+    client: kube::Client,
+    namespace: &str,
+    settings: AzureSettings,
+) -> (Arc<Context<RecordingStores>>, Calls) {
+    context_with(client, namespace, settings, None)
+}
+
+/// [`context`] with a fake pods/exec for hooks.
+pub fn context_with(
+    client: kube::Client,
+    namespace: &str,
+    settings: AzureSettings,
+    exec: Option<Arc<dyn herbarium_agent::backup::hooks::Exec>>,
+) -> (Arc<Context<RecordingStores>>, Calls) {
+    let calls = Calls::default();
+    let stores = RecordingStores {
+        inner: AzureStores::new(settings.clone()),
+        calls: calls.clone(),
+        settings,
+    };
+    let mut ctx = Context::new(client, namespace, stores, Metrics::default());
+    ctx.settings.progress_every = std::time::Duration::from_millis(200);
+    if let Some(exec) = exec {
+        ctx.exec = exec;
+    }
+    (Arc::new(ctx), calls)
+}

@@ -15,6 +15,7 @@ use kube::{Api, Client, ResourceExt};
 
 use super::kubeconfig::{classify, client_from_kubeconfig, error_chain, probe};
 use super::{AccessError, ClusterAccess};
+use crate::keyed_lock::KeyedLock;
 
 /// Tunables of [`KubeAccess`].
 #[derive(Clone, Debug)]
@@ -48,6 +49,9 @@ pub struct KubeAccess {
     garden: Client,
     config: AccessConfig,
     cache: Mutex<HashMap<(String, String), Cached>>,
+    /// One admin-kubeconfig fetch per cluster at a time: reconciles that find it expired together
+    /// wait for the first one's result.
+    fetching: KeyedLock,
 }
 
 fn key(cluster: &Cluster) -> (String, String) {
@@ -60,6 +64,7 @@ impl KubeAccess {
             garden,
             config,
             cache: Mutex::new(HashMap::new()),
+            fetching: KeyedLock::default(),
         }
     }
 
@@ -206,22 +211,32 @@ fn garden_error(what: &str, e: kube::Error) -> AccessError {
 impl ClusterAccess for KubeAccess {
     async fn client(&self, cluster: &Cluster) -> Result<Client, AccessError> {
         let k = key(cluster);
-        let cached = self.cached(&k);
         let fresh = if let Some(g) = &cluster.spec.gardener {
-            if let Some(c) = cached.filter(|c| c.refresh_at.is_some_and(|t| Instant::now() < t)) {
+            let valid =
+                |c: Option<Cached>| c.filter(|c| c.refresh_at.is_some_and(|t| Instant::now() < t));
+            if let Some(c) = valid(self.cached(&k)) {
                 return Ok(c.client);
             }
-            self.admin_kubeconfig(&k.0, &g.shoot_name).await?
+            // One fetch per cluster; the result is stored before the lock is released, so the
+            // waiters find it.
+            let _one = self.fetching.lock(&format!("{}/{}", k.0, k.1)).await;
+            if let Some(c) = valid(self.cached(&k)) {
+                return Ok(c.client);
+            }
+            let fresh = self.admin_kubeconfig(&k.0, &g.shoot_name).await?;
+            self.store(k, fresh.clone());
+            fresh
         } else if let Some(kc) = &cluster.spec.kubeconfig {
             let r = &kc.secret_ref;
-            self.kubeconfig_secret(&k.0, &r.name, &r.key, cached)
-                .await?
+            let fresh = self
+                .kubeconfig_secret(&k.0, &r.name, &r.key, self.cached(&k))
+                .await?;
+            self.store(k, fresh.clone());
+            fresh
         } else {
             return Err(AccessError::NoSource(format!("{}/{}", k.0, k.1)));
         };
-        let client = fresh.client.clone();
-        self.store(k, fresh);
-        Ok(client)
+        Ok(fresh.client)
     }
 
     fn forget(&self, cluster: &Cluster) {

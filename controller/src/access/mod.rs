@@ -4,10 +4,12 @@
 //! must serve an OIDC discovery document, or Entra ID cannot verify the agent's tokens.
 //!
 //! Reconcilers see the traits [`ClusterAccess`] and [`IssuerCheck`]; [`KubeAccess`] and
-//! [`HttpIssuerCheck`] are the implementations. Every failure is an [`AccessError`] /
+//! [`HttpIssuerCheck`] are the implementations; [`StaticAccess`] and [`StaticIssuers`] are
+//! preset doubles for reconciler tests. Every failure is an [`AccessError`] /
 //! [`IssuerError`] that names what failed and says whether retrying helps — never a panic.
 
 mod error;
+mod fake;
 mod issuer;
 mod kube_access;
 mod kubeconfig;
@@ -17,6 +19,7 @@ use std::future::Future;
 use herbarium_api::garden::Cluster;
 
 pub use error::AccessError;
+pub use fake::{StaticAccess, StaticIssuers};
 pub use issuer::{HttpIssuerCheck, IssuerCheck, IssuerError, check_discovery_document};
 pub use kube_access::{AccessConfig, KubeAccess};
 pub use kubeconfig::{client_from_kubeconfig, probe};

@@ -38,6 +38,32 @@ pub struct AgentSpec {
     pub resources: Option<ResourceRequirements>,
 }
 
+impl AgentSpec {
+    /// From a DiscoveryConfig's agent settings (image and resources; `default_image` when none is
+    /// set) and the cluster's identity.
+    pub fn new(
+        settings: &herbarium_api::garden::AgentSettings,
+        default_image: &str,
+        version: &str,
+        client_id: &str,
+        tenant_id: &str,
+        authority_host: &str,
+    ) -> Self {
+        Self {
+            image: settings
+                .image
+                .clone()
+                .unwrap_or_else(|| default_image.to_string()),
+            image_pull_policy: settings.image_pull_policy.clone(),
+            version: version.to_string(),
+            client_id: client_id.to_string(),
+            tenant_id: tenant_id.to_string(),
+            authority_host: authority_host.to_string(),
+            resources: settings.resources.clone(),
+        }
+    }
+}
+
 /// One object to apply: its API resource and the object.
 #[derive(Clone, Debug)]
 pub struct Manifest {

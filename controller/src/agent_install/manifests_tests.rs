@@ -150,3 +150,18 @@ fn versions_become_valid_label_values() {
     assert_eq!(label_value("-v1-"), "v1");
     assert_eq!(label_value(&"x".repeat(80)).len(), 63);
 }
+
+#[test]
+fn spec_from_discovery_settings() {
+    let mut settings = herbarium_api::garden::AgentSettings::default();
+    let s = AgentSpec::new(&settings, "default/agent:1", "1", "c", "t", "https://a/");
+    assert_eq!(
+        (s.image.as_str(), s.client_id.as_str()),
+        ("default/agent:1", "c")
+    );
+    settings.image = Some("mirror/agent:1".into());
+    assert_eq!(
+        AgentSpec::new(&settings, "default/agent:1", "1", "c", "t", "https://a/").image,
+        "mirror/agent:1"
+    );
+}

@@ -174,5 +174,18 @@ mod tests {
         fake.delete(&desired.target, &cluster).await.unwrap();
         assert!(fake.get(&cluster).is_none());
         assert_eq!(fake.calls(), (4, 2));
+        let status = herbarium_api::garden::IdentityStatus::from(&second);
+        assert_eq!(status.client_id, second.client_id);
+        let mut c = herbarium_api::garden::Cluster::new(
+            "c",
+            herbarium_api::garden::ClusterSpec {
+                gardener: None,
+                kubeconfig: None,
+            },
+        );
+        assert_eq!(ClusterKey::of(&c), None, "not stored yet");
+        c.metadata.namespace = Some("garden-p".into());
+        c.metadata.uid = Some("u".into());
+        assert_eq!(ClusterKey::of(&c), Some(cluster));
     }
 }

@@ -11,7 +11,7 @@
 pub mod arm;
 mod error;
 mod fake;
-mod lock;
+
 pub mod names;
 mod plan;
 
@@ -89,4 +89,40 @@ pub trait IdentityProvider: Send + Sync {
         target: &AzureTarget,
         cluster: &ClusterKey,
     ) -> impl Future<Output = Result<(), IdentityError>> + Send;
+}
+
+impl ClusterKey {
+    /// The key of a garden Cluster object (its namespace, name and UID); `None` for an object
+    /// that was never stored (no UID).
+    pub fn of(cluster: &herbarium_api::garden::Cluster) -> Option<Self> {
+        let m = &cluster.metadata;
+        Some(Self {
+            namespace: m.namespace.clone()?,
+            name: m.name.clone()?,
+            uid: m.uid.clone()?,
+        })
+    }
+}
+
+impl From<&herbarium_api::garden::AzureIdentityTarget> for AzureTarget {
+    fn from(t: &herbarium_api::garden::AzureIdentityTarget) -> Self {
+        Self {
+            subscription_id: t.subscription_id.clone(),
+            resource_group: t.resource_group.clone(),
+            location: t.location.clone(),
+        }
+    }
+}
+
+impl From<&IdentityInfo> for herbarium_api::garden::IdentityStatus {
+    fn from(i: &IdentityInfo) -> Self {
+        Self {
+            client_id: i.client_id.clone(),
+            principal_id: i.principal_id.clone(),
+            resource_id: i.resource_id.clone(),
+            federated_credential_name: i.federated_credential_name.clone(),
+            issuer: i.issuer.clone(),
+            subject: i.subject.clone(),
+        }
+    }
 }

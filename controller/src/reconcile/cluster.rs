@@ -58,6 +58,17 @@ pub trait Registrar: Send + Sync {
     ) -> BoxFuture<'a, Result<String, StepError>>;
 }
 
+/// How long a successful identity ensure is trusted before ARM is asked again (reads only,
+/// unless someone changed the identity in Azure).
+pub const IDENTITY_RECHECK: Duration = Duration::from_secs(3600);
+
+fn fingerprint(value: &impl std::hash::Hash) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
+
 /// Ready clusters are looked at again after this long (heartbeat check; reads only).
 pub const RECHECK: Duration = Duration::from_secs(30);
 
@@ -80,6 +91,7 @@ pub async fn reconcile(cluster: Arc<Cluster>, ctx: Arc<Context>) -> Result<Actio
             });
         }
         remove_finalizer(&api, cluster.as_ref(), CLUSTER_FINALIZER).await?;
+        ctx.memo.forget(&cluster.uid().unwrap_or_default());
         return Ok(Action::await_change());
     }
     let shoot_gone = shoot
@@ -181,16 +193,28 @@ async fn observe(
     o.issuer = Some(issuer.clone());
     let Ok(issuer) = issuer else { return Ok(o) };
     let containers = assigned_containers(ctx, cluster).await?;
-    let identity = match ctx
-        .registrar
-        .ensure_identity(cluster, config, &issuer, containers)
-        .await
-    {
-        Ok(identity) => identity,
-        Err(e) => {
-            o.identity = Some(Err(e.message));
-            return Ok(o);
-        }
+    let uid = cluster.uid().unwrap_or_default();
+    let azure = config.map(|c| serde_json::to_string(&c.spec.azure).unwrap_or_default());
+    let identity_key = fingerprint(&(&issuer, &containers, &azure));
+    let remembered = ctx.memo.identity(&uid, identity_key, IDENTITY_RECHECK);
+    let identity = match remembered {
+        Some(identity) => identity,
+        None => match ctx
+            .registrar
+            .ensure_identity(cluster, config, &issuer, containers)
+            .await
+        {
+            Ok(identity) => {
+                ctx.memo
+                    .remember_identity(&uid, identity_key, identity.clone());
+                identity
+            }
+            Err(e) => {
+                ctx.memo.forget(&uid);
+                o.identity = Some(Err(e.message));
+                return Ok(o);
+            }
+        },
     };
     o.identity = Some(Ok(identity.clone()));
     let client = match ctx.clusters.client(cluster).await {
@@ -201,14 +225,33 @@ async fn observe(
         }
     };
     o.reachable = Some(Ok(()));
-    o.agent_deployed = Some(
-        ctx.registrar
+    let agent = config.map(|c| serde_json::to_string(&c.spec.agent).unwrap_or_default());
+    let agent_key = fingerprint(&(
+        &identity.client_id,
+        &agent,
+        config.map(|c| &c.spec.azure.tenant_id),
+    ));
+    o.agent_deployed = Some(match ctx.memo.agent(&uid, agent_key) {
+        Some(version) => Ok(version),
+        None => match ctx
+            .registrar
             .install_agent(&client, &identity, config)
             .await
-            .map_err(|e| e.message),
-    );
+        {
+            Ok(version) => {
+                ctx.memo.remember_agent(&uid, agent_key, version.clone());
+                Ok(version)
+            }
+            Err(e) => Err(e.message),
+        },
+    });
     if matches!(o.agent_deployed, Some(Ok(_))) {
-        o.heartbeat = Some(heartbeat(&client).await);
+        let beat = heartbeat(&client).await;
+        let fresh = matches!(&beat, Ok(Some(h)) if chrono::Utc::now() - h.renewed <= crate::cluster_status::HEARTBEAT_STALE_AFTER);
+        if !fresh {
+            ctx.memo.forget_agent(&uid);
+        }
+        o.heartbeat = Some(beat);
     }
     Ok(o)
 }

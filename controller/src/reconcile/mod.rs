@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod conditions;
 pub mod discovery;
 pub mod location;
+pub mod memo;
 pub mod names;
 pub mod orphans;
 pub mod restore;
@@ -42,6 +43,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Azure identities, issuer checks and agent installs (see [`cluster::Registrar`]).
     pub registrar: Arc<dyn cluster::Registrar>,
+    /// What was already ensured per cluster (see [`memo`]).
+    pub memo: memo::Memo,
     /// Caches of the garden objects several reconcilers look through.
     pub stores: Stores,
 }
@@ -53,16 +56,19 @@ pub struct Stores {
     pub projects: Store<Project>,
     pub configs: Store<DiscoveryConfig>,
     pub clusters: Store<Cluster>,
+    /// Turns true once all four caches are filled.
+    pub ready: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Stores {
     /// Waits until every cache has been filled once. Reconcilers that conclude something from an
     /// object's absence (a Cluster whose Shoot is missing is deleted) call this first.
+    ///
+    /// Backed by a watch channel set by one task (see `run`), because a reflector store's own
+    /// `wait_until_ready` wakes only the last of several concurrent waiters.
     pub async fn ready(&self) {
-        let _ = self.shoots.wait_until_ready().await;
-        let _ = self.projects.wait_until_ready().await;
-        let _ = self.configs.wait_until_ready().await;
-        let _ = self.clusters.wait_until_ready().await;
+        let mut ready = self.ready.clone();
+        let _ = ready.wait_for(|r| *r).await;
     }
 }
 

@@ -126,4 +126,81 @@ impl Azure {
         let r = self.http().get(url).send().await.expect("reading state");
         serde_json::from_slice(&r.bytes().await.expect("reading state")).expect("state JSON")
     }
+
+    /// An Entra ID token for `client_id`, exchanged for `assertion` (a service-account token).
+    pub async fn token(&self, client_id: &str, assertion: &str, scope: &str) -> String {
+        let url = format!(
+            "{}{}/oauth2/v2.0/token",
+            self.var("AZURE_AUTHORITY_HOST"),
+            self.var("AZURE_TENANT_ID")
+        );
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion),
+            ("scope", scope),
+        ];
+        let body: Vec<String> = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", url_encode(v)))
+            .collect();
+        let r = self
+            .http()
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.join("&"))
+            .send()
+            .await
+            .expect("token request");
+        let v: serde_json::Value =
+            serde_json::from_slice(&r.bytes().await.expect("token body")).expect("token JSON");
+        v["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {v}"))
+            .to_string()
+    }
+
+    /// Creates blob container `name` as the environment's test operator (an identity with a
+    /// data role on the whole account).
+    pub async fn create_container(&self, name: &str) {
+        let assertion = self.mint(
+            "garden",
+            &["--subject", "system:serviceaccount:default:test-operator"],
+        );
+        let token = self
+            .token(
+                self.var("HERBARIUM_TEST_OPERATOR_CLIENT_ID"),
+                &assertion,
+                "https://storage.azure.com/.default",
+            )
+            .await;
+        let r = self
+            .http()
+            .put(format!(
+                "{}/{name}?restype=container",
+                self.var("HERBARIUM_BLOB_ENDPOINT")
+            ))
+            .bearer_auth(token)
+            .header("x-ms-version", "2021-12-02")
+            .header("content-length", "0")
+            .send()
+            .await
+            .expect("creating a container");
+        assert_eq!(r.status().as_u16(), 201, "creating container {name}");
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

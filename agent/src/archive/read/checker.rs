@@ -2,7 +2,9 @@
 
 use std::io::Read;
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::{ArchiveError, Entry, MAX_ENTRY_BYTES, Summary, corrupt, io_error};
@@ -49,6 +51,7 @@ impl<'a> Checker<'a> {
             )));
         }
         let key = parse_entry_path(&path).map_err(|e| corrupt(e.to_string()))?;
+        check_url_safe(&key, &path)?;
         let size = entry.size();
         if size > MAX_ENTRY_BYTES {
             return Err(corrupt(format!(
@@ -69,13 +72,13 @@ impl<'a> Checker<'a> {
         self.sha.update(&body);
         self.entries += 1;
         self.total_bytes += size;
-        let object: Value = serde_json::from_slice(&body)
-            .map_err(|e| corrupt(format!("entry {path:?} is not JSON: {e}")))?;
-        check_identity(&object, &key, &self.index.resources[resource].kind, &path)?;
+        let identity = parse_identity(&body)
+            .map_err(|e| corrupt(format!("entry {path:?} is not a JSON object: {e}")))?;
+        check_identity(&identity, &key, &self.index.resources[resource].kind, &path)?;
         Ok(Entry {
             key,
             resource,
-            object,
+            json: body,
             bytes: size,
         })
     }
@@ -153,9 +156,67 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// Group, version, resource, namespace and name end up in API URLs: group, version and resource
+/// must be lowercase DNS-style names, namespace and name free of what a URL would read as
+/// structure (`?`, `#`, `%`, spaces). Kubernetes names are narrower still; the API server
+/// refuses the rest.
+fn check_url_safe(key: &EntryKey, path: &str) -> Result<(), ArchiveError> {
+    let dns = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    };
+    let plain = |s: &str| !s.chars().any(|c| matches!(c, '?' | '#' | '%' | ' '));
+    let ok = dns(&key.group)
+        && !key.version.is_empty()
+        && key.version.bytes().all(|b| b.is_ascii_alphanumeric())
+        && !key.resource.is_empty()
+        && dns(&key.resource)
+        && key
+            .namespace
+            .as_deref()
+            .is_none_or(|n| dns(n) && !n.is_empty())
+        && plain(&key.name);
+    if ok {
+        Ok(())
+    } else {
+        Err(corrupt(format!(
+            "entry {path:?}: group, version, resource, namespace or name has characters no \
+             Kubernetes name has"
+        )))
+    }
+}
+
+/// What the reader needs of an object: its identity. Parsed without building the whole value
+/// (the rest is only syntax-checked), which keeps the verification pass cheap.
+#[derive(Deserialize)]
+struct Identity<'a> {
+    #[serde(rename = "apiVersion", borrow, default)]
+    api_version: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    metadata: Option<IdentityMeta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct IdentityMeta<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    namespace: Option<Cow<'a, str>>,
+}
+
+fn parse_identity(body: &[u8]) -> Result<Identity<'_>, String> {
+    // A derived struct also accepts a JSON array; an object is required.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err("not an object".into());
+    }
+    serde_json::from_slice(body).map_err(|e| e.to_string())
+}
+
 /// The JSON object must be the object its path names: same apiVersion, kind, namespace, name.
 fn check_identity(
-    object: &Value,
+    object: &Identity<'_>,
     key: &EntryKey,
     kind: &str,
     path: &str,
@@ -165,14 +226,14 @@ fn check_identity(
     } else {
         format!("{}/{}", key.group, key.version)
     };
-    let meta = object.get("metadata");
-    let field = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-    let got_namespace = field(meta.and_then(|m| m.get("namespace"))).filter(|n| !n.is_empty());
-    let ok = object.is_object()
-        && field(object.get("apiVersion")).as_deref() == Some(api_version.as_str())
-        && field(object.get("kind")).as_deref() == Some(kind)
-        && field(meta.and_then(|m| m.get("name"))).as_deref() == Some(key.name.as_str())
-        && got_namespace == key.namespace;
+    let meta = object.metadata.as_ref();
+    let got_namespace = meta
+        .and_then(|m| m.namespace.as_deref())
+        .filter(|n| !n.is_empty());
+    let ok = object.api_version.as_deref() == Some(api_version.as_str())
+        && object.kind.as_deref() == Some(kind)
+        && meta.and_then(|m| m.name.as_deref()) == Some(key.name.as_str())
+        && got_namespace == key.namespace.as_deref();
     if ok {
         Ok(())
     } else {

@@ -123,7 +123,7 @@ fn reads_a_valid_archive_in_order() {
         .map(|e| (e.resource, e.key.name.as_str()))
         .collect();
     assert_eq!(names, [(0, "things.example.com"), (1, "a"), (1, "b")]);
-    assert_eq!(got[1].object["data"]["k"], "v");
+    assert_eq!(got[1].object().unwrap()["data"]["k"], "v");
 }
 
 #[test]
@@ -212,6 +212,34 @@ fn path_escape_is_refused() {
 }
 
 #[test]
+fn names_that_would_change_a_url_are_refused() {
+    for (resource, ns, name) in [
+        ("configmaps?watch=1", "n", "x"),
+        ("configmaps", "N", "x"),
+        ("configmaps", "n", "x?dryRun=All"),
+        ("configmaps", "n", "x%2F..%2Fy"),
+        ("config maps", "n", "x"),
+    ] {
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": ns}});
+        let entries = [(
+            format!("resources/core/v1/{resource}/{ns}/{name}.json"),
+            serde_json::to_vec(&body).unwrap(),
+        )];
+        let compressed = zstd::encode_all(tar_of(&entries).as_slice(), 3).unwrap();
+        let (_, mut index) = build(&[cm("n", "x")]);
+        index.archive.bytes = compressed.len() as u64;
+        refused(&compressed, &index, "characters no");
+    }
+    let (compressed, index) = build(&[cm("n", "system:controller.x")]);
+    assert_eq!(
+        read_all(&compressed, &index).unwrap().len(),
+        1,
+        "':' is fine (RBAC names)"
+    );
+}
+
+#[test]
 fn links_and_directories_are_refused() {
     for kind in [
         tar::EntryType::Symlink,
@@ -290,15 +318,16 @@ fn identity_must_match_the_path() {
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "kube-system"}}),
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a", "namespace": "shop"}}),
         json!({"apiVersion": "apps/v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "shop"}}),
-        json!(["not", "an", "object"]),
     ] {
         let entries = [(path.clone(), serde_json::to_vec(&body).unwrap())];
         let (compressed, index) = build(&entries);
         refused(&compressed, &index, "holds an object that is not");
     }
-    let entries = [(path, b"{not json".to_vec())];
-    let (compressed, index) = build(&entries);
-    refused(&compressed, &index, "not JSON");
+    for body in [&b"{not json"[..], br#"["v1", "ConfigMap", {"name": "a"}]"#, br#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "shop"}} trailing"#] {
+        let entries = [(path.clone(), body.to_vec())];
+        let (compressed, index) = build(&entries);
+        refused(&compressed, &index, "not a JSON object");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,13 +52,24 @@ impl ArmClient {
         http: Option<reqwest::Client>,
         retry: RetryPolicy,
     ) -> Self {
+        let transport = http.map(|c| Transport::new(Arc::new(c)));
+        Self::with_transport(endpoint, scope, credential, transport, retry)
+    }
+
+    pub(crate) fn with_transport(
+        endpoint: &str,
+        scope: &str,
+        credential: Arc<dyn TokenCredential>,
+        transport: Option<Transport>,
+        retry: RetryPolicy,
+    ) -> Self {
         let auth: Arc<dyn Policy> = Arc::new(BearerTokenAuthorizationPolicy::new(
             credential,
             [scope.to_string()],
         ));
         let options = ClientOptions {
             retry: RetryOptions::none(),
-            transport: http.map(|c| Transport::new(Arc::new(c))),
+            transport,
             ..Default::default()
         };
         let pipeline = Pipeline::new(
@@ -87,8 +98,13 @@ impl ArmClient {
         api_version: &str,
         body: Option<&Value>,
     ) -> Result<Answer, IdentityError> {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let raw = format!("{}{path}{sep}api-version={api_version}", self.endpoint);
+        let raw = if path.contains("api-version=") {
+            // A nextLink: ARM already put the api-version in.
+            format!("{}{path}", self.endpoint)
+        } else {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            format!("{}{path}{sep}api-version={api_version}", self.endpoint)
+        };
         let url =
             Url::parse(&raw).map_err(|e| IdentityError::Invalid(format!("ARM URL {raw}: {e}")))?;
         let mut attempt = 0;
@@ -108,6 +124,42 @@ impl ArmClient {
             tracing::debug!(%method, path, attempt, ?wait, error = %result.as_ref().err().map(ToString::to_string).unwrap_or_default(), "retrying ARM call");
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// GETs a list and follows its `nextLink`s (only to this endpoint: the bearer token must not
+    /// go anywhere else); a 404 is an empty list.
+    pub(crate) async fn list(
+        &self,
+        path: &str,
+        api_version: &str,
+    ) -> Result<Vec<Value>, IdentityError> {
+        const MAX_PAGES: usize = 100;
+        let mut items = Vec::new();
+        let mut next = path.to_string();
+        for _ in 0..MAX_PAGES {
+            let answer = self.call(Method::Get, &next, api_version, None).await?;
+            if answer.status == 404 {
+                return Ok(items);
+            }
+            if let Some(page) = answer.body["value"].as_array() {
+                items.extend(page.iter().cloned());
+            }
+            match answer.body["nextLink"].as_str().filter(|l| !l.is_empty()) {
+                None => return Ok(items),
+                Some(link) => match link.strip_prefix(&self.endpoint) {
+                    Some(rest) if rest.starts_with('/') => next = rest.to_string(),
+                    _ => {
+                        return Err(IdentityError::Invalid(format!(
+                            "ARM list {path}: nextLink {link} leaves {}",
+                            self.endpoint
+                        )));
+                    }
+                },
+            }
+        }
+        Err(IdentityError::Invalid(format!(
+            "ARM list {path}: more than {MAX_PAGES} pages"
+        )))
     }
 
     async fn once(
@@ -211,3 +263,7 @@ fn sdk_error(method: Method, path: &str, e: &azure_core::Error) -> IdentityError
         },
     }
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

@@ -26,8 +26,9 @@ pub struct WorkloadIdentityOptions {
     pub http: Option<reqwest::Client>,
 }
 
-/// A workload-identity credential; the token file is re-read whenever a new token is needed, so
-/// the kubelet's rotation of the projected token is picked up.
+/// A workload-identity credential. The token file must exist when this is called; azure_identity
+/// re-reads it when it is older than 10 minutes, well within the kubelet's rotation (at 80 % of
+/// the projected token's lifetime, at least an hour).
 pub fn workload_identity_credential(
     o: WorkloadIdentityOptions,
 ) -> Result<Arc<dyn TokenCredential>, IdentityError> {

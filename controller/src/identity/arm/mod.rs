@@ -26,12 +26,12 @@ pub use config::{
 pub use credential::{WorkloadIdentityOptions, workload_identity_credential};
 
 use self::client::ArmClient;
-use super::lock::KeyedLock;
 use super::names::{blob_contributor_role, credential_name, identity_name, identity_tags};
 use super::plan::{DesiredState, ObservedState, plan, plan_delete};
 use super::{
     AzureTarget, ClusterKey, DesiredIdentity, IdentityError, IdentityInfo, IdentityProvider,
 };
+use crate::keyed_lock::KeyedLock;
 use herbarium_api::constants::{AGENT_SUBJECT, TOKEN_EXCHANGE_AUDIENCE};
 
 /// Pinned API versions (the ones the ARM stand-in in test/azure-fakes checks as well).
@@ -119,10 +119,10 @@ impl ArmIdentities {
         }
         let identity = model::identity(&got.body, path)?;
         let creds = self
-            .identity_call(
-                Method::Get,
+            .arm
+            .list(
                 &format!("{path}/federatedIdentityCredentials"),
-                None,
+                MANAGED_IDENTITY_API_VERSION,
             )
             .await?;
         let rg = format!(
@@ -143,11 +143,8 @@ impl ArmIdentities {
                 "{scope}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId%20eq%20'{}'",
                 identity.principal_id
             );
-            let answer = self
-                .arm
-                .call(Method::Get, &filter, ROLE_ASSIGNMENTS_API_VERSION, None)
-                .await?;
-            for a in model::assignments(&answer.body) {
+            let found = self.arm.list(&filter, ROLE_ASSIGNMENTS_API_VERSION).await?;
+            for a in model::assignments(&found) {
                 if !assignments
                     .iter()
                     .any(|b: &super::ObservedAssignment| b.id == a.id)
@@ -158,7 +155,7 @@ impl ArmIdentities {
         }
         Ok(ObservedState {
             identity: Some(identity),
-            credentials: model::credentials(&creds.body),
+            credentials: model::credentials(&creds),
             assignments,
         })
     }

@@ -34,12 +34,8 @@ pub(crate) fn identity(body: &Value, what: &str) -> Result<ObservedIdentity, Ide
     Ok(identity)
 }
 
-fn list(body: &Value) -> &[Value] {
-    body["value"].as_array().map(Vec::as_slice).unwrap_or(&[])
-}
-
-pub(crate) fn credentials(body: &Value) -> Vec<ObservedCredential> {
-    list(body)
+pub(crate) fn credentials(items: &[Value]) -> Vec<ObservedCredential> {
+    items
         .iter()
         .map(|c| {
             let p = &c["properties"];
@@ -61,8 +57,8 @@ pub(crate) fn credentials(body: &Value) -> Vec<ObservedCredential> {
         .collect()
 }
 
-pub(crate) fn assignments(body: &Value) -> Vec<ObservedAssignment> {
-    list(body)
+pub(crate) fn assignments(items: &[Value]) -> Vec<ObservedAssignment> {
+    items
         .iter()
         .map(|a| {
             let p = &a["properties"];
@@ -117,15 +113,15 @@ mod tests {
         );
         assert_eq!(i.tags.get("a").map(String::as_str), Some("b"));
         assert!(identity(&json!({"properties": {}}), "n").is_err());
-        let creds = credentials(
-            &json!({"value": [{"name": "f", "properties": {"issuer": "https://i", "subject": "s", "audiences": ["a"]}}]}),
-        );
+        let creds = credentials(&[
+            json!({"name": "f", "properties": {"issuer": "https://i", "subject": "s", "audiences": ["a"]}}),
+        ]);
         assert_eq!(creds[0].audiences, ["a"]);
         assert_eq!(creds[0].issuer, "https://i");
-        let a = assignments(
-            &json!({"value": [{"id": "/r", "properties": {"scope": "/s", "roleDefinitionId": "/d", "principalId": "p"}}]}),
-        );
+        let a = assignments(&[
+            json!({"id": "/r", "properties": {"scope": "/s", "roleDefinitionId": "/d", "principalId": "p"}}),
+        ]);
         assert_eq!(a[0].id, "/r");
-        assert!(assignments(&json!({})).is_empty());
+        assert!(assignments(&[]).is_empty());
     }
 }

@@ -1,6 +1,6 @@
-//! A keyed async mutex: one writer per identity at a time. ARM answers 409 to concurrent writes
-//! to one identity (and its credentials), so the provider serialises them itself instead of
-//! retrying into conflicts. Entries are dropped when nobody holds or waits for them.
+//! A keyed async mutex: one holder per key at a time, e.g. one writer per Azure identity (ARM
+//! answers 409 to concurrent writes to one identity and its credentials) or one admin-kubeconfig
+//! fetch per cluster. Entries are dropped when nobody holds or waits for them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
