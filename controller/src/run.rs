@@ -25,6 +25,9 @@ use crate::reconcile::{self, AgentClients, Context, Error, Stores, cluster::Regi
 /// caches, besides reacting to changes (both are in-memory and write only on change).
 pub const RESYNC: Duration = Duration::from_secs(30);
 
+/// Cluster reconciles running at once.
+pub const CLUSTER_CONCURRENCY: u16 = 64;
+
 /// A cache of `api` filled by its own watch, for kinds no controller of ours runs on.
 fn cached<K>(api: Api<K>) -> (Store<K>, impl futures::Stream<Item = ()> + Send)
 where
@@ -108,6 +111,9 @@ pub async fn run(
     let config_status = Controller::new(Api::<DiscoveryConfig>::all(garden.clone()), config())
         .reconcile_all_on(ticks());
     let cluster_ctl = Controller::new(all::<Cluster>(&garden), config())
+        // Registration talks to ARM and to each cluster: bounded, so that 2,000 new Clusters
+        // queue instead of opening 2,000 connections to ARM at once.
+        .with_config(kube::runtime::controller::Config::default().concurrency(CLUSTER_CONCURRENCY))
         .watches(all::<Shoot>(&garden), config(), |shoot: Shoot| {
             Some(
                 ObjectRef::<Cluster>::new(&shoot.name_any())

@@ -75,10 +75,13 @@ pub async fn reconcile_shoot(shoot: Arc<Shoot>, ctx: Arc<Context>) -> Result<Act
         shoot_uid: shoot.uid().unwrap_or_default(),
         discovery_config: config.name_any(),
     };
-    let existing = api
-        .get_opt(&shoot.name_any())
-        .await
-        .map_err(Error::kube("reading the Cluster of a Shoot"))?;
+    // From the cache: the periodic pass over every Shoot must not cost a GET each. A Cluster the
+    // cache does not show yet is created, and 409 says it exists.
+    let existing = ctx
+        .stores
+        .clusters
+        .get(&kube::runtime::reflector::ObjectRef::new(&shoot.name_any()).within(&namespace))
+        .map(|c| (*c).clone());
     match existing {
         Some(cluster) if cluster.spec.gardener.as_ref() == Some(&source) => {}
         Some(cluster) if cluster.spec.gardener.is_none() => {

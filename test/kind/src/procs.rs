@@ -45,15 +45,19 @@ impl Drop for Proc {
 /// A binary of this workspace, built next to the test binary (`cargo test --workspace` builds
 /// every package's binaries).
 fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built; run `cargo build --workspace --bins` first",
-        path.display()
-    );
-    path
+    let exe = std::env::current_exe().expect("own path");
+    // A test binary lives in target/<profile>/deps, a driver binary in target/<profile>.
+    let dirs = [exe.parent(), exe.parent().and_then(Path::parent)];
+    dirs.into_iter()
+        .flatten()
+        .map(|d| d.join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is not built next to {}; run `cargo build --workspace --bins` first",
+                exe.display()
+            )
+        })
 }
 
 fn spawn(name: &str, binary_name: &str, vars: &[(&str, String)]) -> Proc {

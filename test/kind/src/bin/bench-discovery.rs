@@ -180,9 +180,27 @@ async fn heartbeat(client: Client) {
         .await;
     let leases: Api<Lease> = Api::namespaced(client, "herbarium-system");
     loop {
-        let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": "herbarium-agent", "annotations": {"herbarium.io/agent-version": "bench"}},
-            "spec": {"holderIdentity": "bench", "renewTime": k8s_openapi::jiff::Timestamp::now().to_string(), "leaseDurationSeconds": 30}});
+        let lease = Lease {
+            metadata: kube::api::ObjectMeta {
+                name: Some("herbarium-agent".into()),
+                annotations: Some(
+                    [(
+                        "herbarium.io/agent-version".to_string(),
+                        "bench".to_string(),
+                    )]
+                    .into(),
+                ),
+                ..Default::default()
+            },
+            spec: Some(k8s_openapi::api::coordination::v1::LeaseSpec {
+                holder_identity: Some("bench".into()),
+                renew_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+                    k8s_openapi::jiff::Timestamp::now(),
+                )),
+                lease_duration_seconds: Some(30),
+                ..Default::default()
+            }),
+        };
         if let Err(e) = leases
             .patch(
                 "herbarium-agent",
