@@ -18,6 +18,7 @@ use herbarium_api::common::{
     BackupPhase, ClusterResources, DeletionPolicy, Origin, ResourceSelection,
 };
 use herbarium_api::constants::BACKUP_JOB_FINALIZER;
+use kube::api::GroupVersionKind;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use kube::{Api, Client};
@@ -502,8 +503,37 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
         created.data["spec"]["source"]["persistentVolumeClaimName"],
         "data"
     );
+    // The snapshot controller's content, with the storage system's handle.
+    let content_name = format!("snapcontent-{ns}");
+    let contents: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("snapshot.storage.k8s.io", "v1", "VolumeSnapshotContent"),
+            "volumesnapshotcontents",
+        ),
+    );
+    let content: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
+        "metadata": {"name": content_name},
+        "spec": {"driver": driver, "deletionPolicy": "Delete", "source": {"volumeHandle": "vol-1"},
+                 "volumeSnapshotRef": {"namespace": ns, "name": "b3-data"}}}))
+    .unwrap();
+    contents
+        .create(&PostParams::default(), &content)
+        .await
+        .unwrap();
+    let content_status = json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
+        "status": {"readyToUse": true, "snapshotHandle": "snap-handle-1"}});
+    contents
+        .patch_status(
+            &content_name,
+            &PatchParams::apply("snapshot-controller").force(),
+            &Patch::Apply(&content_status),
+        )
+        .await
+        .unwrap();
     let status = json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
-        "status": {"readyToUse": true, "boundVolumeSnapshotContentName": "snapcontent-1", "restoreSize": "1Gi"}});
+        "status": {"readyToUse": true, "boundVolumeSnapshotContentName": content_name, "restoreSize": "1Gi"}});
     snapshots
         .patch_status(
             "b3-data",
@@ -531,7 +561,7 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
         volumes,
         json!([{"namespace": ns, "persistentVolumeClaim": "data", "persistentVolume": format!("{ns}-pv"),
         "driver": driver, "volumeSnapshot": "b3-data", "volumeSnapshotClass": format!("{ns}-class"),
-        "volumeSnapshotContent": "snapcontent-1", "restoreSize": "1Gi"}])
+        "volumeSnapshotContent": content_name, "restoreSize": "1Gi", "snapshotHandle": "snap-handle-1"}])
     );
 }
 

@@ -38,6 +38,10 @@ pub struct SnapshotRecord {
     pub volume_snapshot_content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restore_size: Option<String>,
+    /// The storage system's ID of the snapshot (`VolumeSnapshotContent.status.snapshotHandle`):
+    /// what a restore in any cluster pre-provisions a VolumeSnapshotContent from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_handle: Option<String>,
 }
 
 /// The claim of a listed PVC bound to a volume; `None` for anything else.
@@ -167,6 +171,10 @@ pub async fn take(
         );
         match wait_ready(client, &claim.namespace, &name, deadline).await {
             Ok(status) => records.push(SnapshotRecord {
+                snapshot_handle: match status["boundVolumeSnapshotContentName"].as_str() {
+                    Some(content) => snapshot_handle(client, content).await,
+                    None => None,
+                },
                 namespace: claim.namespace.clone(),
                 persistent_volume_claim: claim.name.clone(),
                 persistent_volume: claim.volume.clone(),
@@ -207,6 +215,26 @@ async fn create(client: &Client, namespace: &str, body: &Value) -> Result<(), ku
         // The same job run again (agent restart): the snapshot of the first attempt is reused.
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
         other => other.map(|_| ()),
+    }
+}
+
+/// `status.snapshotHandle` of a VolumeSnapshotContent; `None` when it cannot be read (the record
+/// then says so by its absence, and a restore reports that PVC as restored without data).
+async fn snapshot_handle(client: &Client, content: &str) -> Option<String> {
+    let resource = builtin(
+        "snapshot.storage.k8s.io",
+        "v1",
+        "volumesnapshotcontents",
+        "VolumeSnapshotContent",
+        false,
+    );
+    match kube_io::get(client, &resource, None, content).await {
+        Ok(Some(v)) => v["status"]["snapshotHandle"].as_str().map(str::to_string),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(%content, error = %e, "reading the VolumeSnapshotContent of a snapshot");
+            None
+        }
     }
 }
 
