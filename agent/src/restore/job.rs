@@ -40,21 +40,13 @@ pub enum JobError {
 /// are retained or replaced, never duplicated).
 pub async fn run<F: StoreFactory>(ctx: Arc<Context<F>>) {
     let api: Api<RestoreJob> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
-    // kube's graceful shutdown alone can hang when the stop comes before a watcher's first
-    // list; `drained` ends the wait once no job of any kind is running.
-    let drained = ctx.drained();
-    let controller = Controller::new(api, watcher::Config::default())
+    // `controllers::run_all` ends this task once no job of any kind is running (kube's graceful
+    // shutdown alone can hang when the stop comes before a watcher's first list).
+    Controller::new(api, watcher::Config::default())
         .graceful_shutdown_on(ctx.stopped())
         .run(reconcile, error_policy, ctx)
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::warn!(error = %e, "restore job reconcile");
-            }
-        });
-    tokio::select! {
-        _ = controller => {}
-        _ = drained => {}
-    }
+        .for_each(|_| async {})
+        .await;
 }
 
 fn error_policy<F: StoreFactory>(_: Arc<RestoreJob>, e: &JobError, _: Arc<Context<F>>) -> Action {

@@ -7,10 +7,8 @@
 pub mod azure;
 pub mod restore;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use herbarium_agent::context::{Context, StoreFactory};
@@ -18,25 +16,10 @@ use herbarium_agent::metrics::Metrics;
 use herbarium_agent::store::{AzureSettings, AzureStores, BlobStore, Listing, StoreError};
 use herbarium_api::agent::GardenRef;
 use herbarium_api::agent::LocationAccessSpec;
-use herbarium_test_support::{env, repo_root};
-
-pub fn vars() -> &'static HashMap<String, String> {
-    static VARS: OnceLock<HashMap<String, String>> = OnceLock::new();
-    VARS.get_or_init(|| {
-        let text = std::fs::read_to_string(env().dir.join("env.sh")).expect("env.sh");
-        text.lines()
-            .filter_map(|l| l.trim().strip_prefix("export "))
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
-            .collect()
-    })
-}
+use herbarium_test_support::{azure, env};
 
 pub fn var(name: &str) -> String {
-    vars()
-        .get(name)
-        .cloned()
-        .unwrap_or_else(|| panic!("{name} missing from env.sh"))
+    azure().var(name).to_string()
 }
 
 pub fn unique(prefix: &str) -> String {
@@ -48,17 +31,7 @@ pub fn unique(prefix: &str) -> String {
 
 /// A service-account token as hack/mint-token.sh mints it.
 pub fn mint(cluster: &str, extra: &[&str]) -> String {
-    let out = Command::new(repo_root().join("hack/mint-token.sh"))
-        .args(["--dir", env().dir.to_str().unwrap(), "--cluster", cluster])
-        .args(extra)
-        .output()
-        .expect("running hack/mint-token.sh");
-    assert!(
-        out.status.success(),
-        "mint-token.sh: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    azure().mint(cluster, extra)
 }
 
 /// The agent's token of `cluster` in a file, as the projected volume holds it.
@@ -71,57 +44,7 @@ pub fn token_file(cluster: &str) -> PathBuf {
 }
 
 pub fn http() -> reqwest::Client {
-    let pem = std::fs::read(var("HERBARIUM_CA_FILE")).unwrap();
-    reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
-        .no_proxy()
-        .build()
-        .unwrap()
-}
-
-async fn token(client_id: &str, assertion: &str, scope: &str) -> String {
-    let url = format!(
-        "{}{}/oauth2/v2.0/token",
-        var("AZURE_AUTHORITY_HOST"),
-        var("AZURE_TENANT_ID")
-    );
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", client_id),
-        (
-            "client_assertion_type",
-            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        ),
-        ("client_assertion", assertion),
-        ("scope", scope),
-    ];
-    let body: Vec<String> = form
-        .iter()
-        .map(|(k, v)| format!("{k}={}", url_encode(v)))
-        .collect();
-    let r = http()
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.join("&"))
-        .send()
-        .await
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
-    v["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("token: {v}"))
-        .to_string()
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    azure().http()
 }
 
 async fn arm_put(url: &str, body: serde_json::Value) -> serde_json::Value {
@@ -132,12 +55,13 @@ async fn arm_put(url: &str, body: serde_json::Value) -> serde_json::Value {
             "system:serviceaccount:herbarium-system:herbarium-controller",
         ],
     );
-    let t = token(
-        &var("HERBARIUM_CONTROLLER_CLIENT_ID"),
-        &assertion,
-        "https://management.azure.com/.default",
-    )
-    .await;
+    let t = azure()
+        .token(
+            &var("HERBARIUM_CONTROLLER_CLIENT_ID"),
+            &assertion,
+            "https://management.azure.com/.default",
+        )
+        .await;
     let r = http()
         .put(url)
         .bearer_auth(t)
@@ -220,28 +144,7 @@ pub async fn grant(scope: &str, principal: &str) {
 /// A new container, created by the test operator identity.
 pub async fn container() -> String {
     let name = unique("agent");
-    let assertion = mint(
-        "garden",
-        &["--subject", "system:serviceaccount:default:test-operator"],
-    );
-    let t = token(
-        &var("HERBARIUM_TEST_OPERATOR_CLIENT_ID"),
-        &assertion,
-        "https://storage.azure.com/.default",
-    )
-    .await;
-    let r = http()
-        .put(format!(
-            "{}/{name}?restype=container",
-            var("HERBARIUM_BLOB_ENDPOINT")
-        ))
-        .bearer_auth(t)
-        .header("x-ms-version", "2021-12-02")
-        .header("content-length", "0")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201, "creating container {name}");
+    azure().create_container(&name).await;
     name
 }
 

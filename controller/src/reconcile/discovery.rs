@@ -58,7 +58,6 @@ pub fn adopter(ctx: &Context, shoot: &Shoot) -> Option<Arc<DiscoveryConfig>> {
 /// Creates the Cluster of an adopted Shoot, or points an existing one at the current Shoot UID and
 /// config; writes nothing when it already matches.
 pub async fn reconcile_shoot(shoot: Arc<Shoot>, ctx: Arc<Context>) -> Result<Action, Error> {
-    tracing::debug!(shoot = %shoot.name_any(), "discovery: waiting for caches");
     ctx.stores.ready().await;
     let Some(config) = adopter(&ctx, &shoot) else {
         tracing::debug!(shoot = %shoot.name_any(), "no DiscoveryConfig adopts the Shoot");

@@ -154,14 +154,6 @@ where
     Ok(true)
 }
 
-/// `Ok(None)` for 404.
-pub async fn get_opt<K>(api: &Api<K>, name: &str) -> Result<Option<K>, kube::Error>
-where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
-{
-    api.get_opt(name).await
-}
-
 /// Adds `finalizer` unless present (merge patch carrying the resourceVersion, so a concurrent
 /// change makes it fail with 409 and retry instead of dropping someone else's finalizer).
 pub async fn add_finalizer<K>(api: &Api<K>, object: &K, finalizer: &str) -> Result<(), Error>

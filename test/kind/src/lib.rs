@@ -26,26 +26,14 @@ pub async fn phase(clusters: &Api<Cluster>, name: &str) -> Option<String> {
 }
 
 pub async fn wait_phase(clusters: &Api<Cluster>, name: &str, want: &str) {
-    wait_for(&format!("Cluster {name} to be {want}"), WAIT, || async {
+    let waited = wait_for(&format!("Cluster {name} to be {want}"), WAIT, || async {
         (phase(clusters, name).await.as_deref() == Some(want)).then_some(())
     })
-    .await
-    .unwrap_or_else(|e| panic!("{e}; its status: {:?}", status_of(clusters, name)));
-}
-
-pub fn status_of(clusters: &Api<Cluster>, name: &str) -> String {
-    let (clusters, name) = (clusters.clone(), name.to_string());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            format!(
-                "{:?}",
-                clusters.get(&name).await.ok().and_then(|c| c.status)
-            )
-        })
-    })
-    .join()
-    .unwrap_or_default()
+    .await;
+    if let Err(e) = waited {
+        let status = clusters.get(name).await.ok().and_then(|c| c.status);
+        panic!("{e}; its status: {status:?}");
+    }
 }
 
 /// Identities in the ARM stand-in tagged for `namespace/name`.
