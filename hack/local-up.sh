@@ -81,7 +81,9 @@ apiserver garden --garden --clusters-dir "$dir"
 wait_ready() { # wait_ready NAME
   local deadline=$(( $(date +%s) + timeout_s ))
   while [ "$(date +%s)" -lt "$deadline" ]; do
-    alive "$1" || fail "$1 exited during start" "$dir/logs/$1.log"
+    # kill -0, not alive(): while the kernel execs a just-started process its command line
+    # reads empty for a moment, and the pid was written by us a moment ago.
+    kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null || fail "$1 exited during start" "$dir/logs/$1.log"
     if [ -f "$dir/$1.kubeconfig" ] &&
       "$HERBARIUM_KUBECTL" --kubeconfig "$dir/$1.kubeconfig" get --raw /readyz >/dev/null 2>&1; then
       return 0
