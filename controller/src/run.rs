@@ -44,9 +44,11 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
+    // managedFields are the largest part of most objects and no reconciler reads them.
     let stream = reflector::reflector(
         writer,
-        watcher(api, watcher::Config::default().any_semantic()),
+        watcher(api, watcher::Config::default().any_semantic())
+            .modify(|o: &mut K| o.meta_mut().managed_fields = None),
     )
     .default_backoff()
     .map(|_| ());

@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DynamicObject, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
 
 use herbarium_test_support::env;
@@ -151,10 +151,26 @@ async fn installs_reapplies_as_a_no_op_prunes_other_versions_and_reports_health(
     );
 
     // A deleted object comes back; an object edited by hand only with a forced install.
-    Api::<ClusterRoleBinding>::all(client.clone())
+    let bindings = Api::<ClusterRoleBinding>::all(client.clone());
+    bindings
         .delete("herbarium-agent", &Default::default())
         .await
         .unwrap();
+    // The install reads from the API server's cache; let it see the deletion first.
+    for _ in 0..100 {
+        let cached = bindings
+            .list_metadata(&ListParams::default().match_any())
+            .await
+            .unwrap();
+        if !cached
+            .items
+            .iter()
+            .any(|b| b.metadata.name.as_deref() == Some("herbarium-agent"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let report = install(&client, &v1, false).await.expect("repair");
     assert_eq!(report.applied, ["ClusterRoleBinding herbarium-agent"]);
     let sas = Api::<ServiceAccount>::namespaced(client.clone(), NS);

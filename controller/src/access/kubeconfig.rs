@@ -148,7 +148,7 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 /// `Reachable` condition. `refreshable` says whether a 401 goes away by getting new credentials.
 pub async fn probe(client: &Client, server: &str, refreshable: bool) -> Result<(), AccessError> {
     Api::<Namespace>::all(client.clone())
-        .list_metadata(&ListParams::default().limit(1))
+        .list_metadata(&ListParams::default().limit(1).match_any())
         .await
         .map(|_| ())
         .map_err(|e| classify(server, refreshable, e))

@@ -107,14 +107,16 @@ fn kinds() -> Vec<(ApiResource, bool, bool)> {
 
 /// Herbarium's objects in the cluster: metadata only, one list per kind. One after the other, on
 /// one connection: lists in parallel would each open a connection of their own, and a TLS
-/// handshake costs the API server more than the list.
+/// handshake costs the API server more than the list. Served from the API server's cache (no
+/// etcd read): an answer a few milliseconds stale costs at most a redundant apply, or a repair
+/// left to the next install (hourly, or forced when the heartbeat stops).
 pub async fn present(client: &Client) -> Result<Vec<Present>, InstallError> {
     let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
     let mut out = Vec::new();
     for (resource, namespaced, prunable) in kinds() {
         let api = api_for(client, &resource, namespaced.then_some(AGENT_NAMESPACE));
         let list = api
-            .list_metadata(&ListParams::default().labels(&selector))
+            .list_metadata(&ListParams::default().labels(&selector).match_any())
             .await
             .map_err(|e| InstallError::new(format!("listing {}", resource.plural), e))?;
         out.extend(list.items.into_iter().map(|o| {

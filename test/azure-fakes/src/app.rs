@@ -87,9 +87,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         _ = term.recv() => tracing::info!("SIGTERM: stopping"),
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: stopping"),
         (res, _, _) = futures::future::select_all(tasks) => {
+            app.store.flush();
             return Err(format!("a listener stopped: {res:?}").into());
         }
     }
+    app.store.flush();
     Ok(())
 }
 

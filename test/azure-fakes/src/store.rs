@@ -1,10 +1,17 @@
-//! ARM state in memory, persisted to a JSON file after every change when configured, plus the
-//! set of identities with a write in flight (ARM refuses a second concurrent one with 409).
+//! ARM state in memory, persisted to a JSON file when configured, plus the set of identities with
+//! a write in flight (ARM refuses a second concurrent one with 409).
+//!
+//! Persisting is debounced: a change marks the state dirty and a background thread writes it at
+//! most every [`PERSIST_EVERY`] (and [`Store::flush`] at shutdown). Writing the whole state under
+//! the lock after every change made each ARM write cost O(identities): 2,000 identities turned the
+//! stand-in into the slowest part of the discovery benchmark. A stand-in killed with SIGKILL loses
+//! at most the last [`PERSIST_EVERY`] of changes.
 
 use std::{
     collections::HashSet,
-    path::PathBuf,
-    sync::{Arc, Mutex, MutexGuard},
+    path::{Path, PathBuf},
+    sync::{Arc, Condvar, Mutex, MutexGuard},
+    time::Duration,
 };
 
 use crate::model::State;
@@ -23,10 +30,15 @@ pub enum StoreError {
     },
 }
 
+/// How often, at most, the state file is rewritten.
+pub const PERSIST_EVERY: Duration = Duration::from_millis(100);
+
 pub struct Store {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
     path: Option<PathBuf>,
     in_flight: Arc<Mutex<HashSet<String>>>,
+    /// Set by writes, cleared by the persisting thread.
+    dirty: Arc<(Mutex<bool>, Condvar)>,
 }
 
 /// Held while a write to one identity (or its credentials) runs; releases the identity on drop.
@@ -45,6 +57,34 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Writes the state file whenever the state is dirty, at most every [`PERSIST_EVERY`].
+fn persist_loop(path: &Path, state: &Mutex<State>, dirty: &(Mutex<bool>, Condvar)) {
+    loop {
+        {
+            let mut flag = lock(&dirty.0);
+            while !*flag {
+                flag = dirty.1.wait(flag).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        std::thread::sleep(PERSIST_EVERY);
+        *lock(&dirty.0) = false;
+        persist(path, state);
+    }
+}
+
+/// Best effort: a failed write is logged, the state stays in memory.
+fn persist(path: &Path, state: &Mutex<State>) {
+    let bytes = serde_json::to_vec_pretty(&*lock(state));
+    let tmp = path.with_extension("json.tmp");
+    let saved = bytes
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| std::fs::write(&tmp, bytes))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(err) = saved {
+        tracing::error!("persisting state to {}: {err}", path.display());
+    }
+}
+
 impl Store {
     pub fn open(path: Option<PathBuf>) -> Result<Self, StoreError> {
         let state = match &path {
@@ -60,30 +100,37 @@ impl Store {
             }
             _ => State::default(),
         };
-        Ok(Self {
-            state: Mutex::new(state),
+        let store = Self {
+            state: Arc::new(Mutex::new(state)),
             path,
             in_flight: Arc::default(),
-        })
+            dirty: Arc::default(),
+        };
+        if let Some(path) = store.path.clone() {
+            let (state, dirty) = (store.state.clone(), store.dirty.clone());
+            std::thread::spawn(move || persist_loop(&path, &state, &dirty));
+        }
+        Ok(store)
+    }
+
+    /// Writes the state file now, if there is one.
+    pub fn flush(&self) {
+        if let Some(path) = &self.path {
+            *lock(&self.dirty.0) = false;
+            persist(path, &self.state);
+        }
     }
 
     pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&lock(&self.state))
     }
 
-    /// Change the state and persist it (best effort: a failed write is logged, the change stays).
+    /// Change the state; it is persisted shortly after (see the module comment).
     pub fn write<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        let mut state = lock(&self.state);
-        let result = f(&mut state);
-        if let Some(path) = &self.path {
-            let tmp = path.with_extension("json.tmp");
-            let saved = serde_json::to_vec_pretty(&*state)
-                .map_err(std::io::Error::other)
-                .and_then(|bytes| std::fs::write(&tmp, bytes))
-                .and_then(|()| std::fs::rename(&tmp, path));
-            if let Err(err) = saved {
-                tracing::error!("persisting state to {}: {err}", path.display());
-            }
+        let result = f(&mut lock(&self.state));
+        if self.path.is_some() {
+            *lock(&self.dirty.0) = true;
+            self.dirty.1.notify_one();
         }
         result
     }
