@@ -5,6 +5,7 @@ pub mod access;
 pub mod agent_install;
 pub mod cluster_status;
 pub mod discovery;
+pub mod events;
 pub mod identity;
 mod keyed_lock;
 pub mod leader;

@@ -168,6 +168,7 @@ pub async fn run(
     };
     let cluster_store = stores.clusters.clone();
     let ctx = Arc::new(Context {
+        recorder: reconcile::recorder(garden.clone()),
         garden: garden.clone(),
         clusters,
         metrics: metrics.clone(),

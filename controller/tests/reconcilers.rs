@@ -5,6 +5,9 @@
 #[path = "reconcilers/harness.rs"]
 mod harness;
 
+#[path = "reconcilers/events.rs"]
+mod events;
+
 use std::time::Duration;
 
 use herbarium_api::agent::{BackupJob, LocationAccess, RestoreJob};

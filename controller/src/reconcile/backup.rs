@@ -20,6 +20,7 @@ use kube::{Api, ResourceExt};
 use super::clients::{ReadyCluster, ready_cluster};
 use super::{Context, Error, add_finalizer, apply, conditions, names, patch_status_if_changed};
 use super::{orphans, remove_finalizer};
+use crate::events::{self, Note, reason};
 
 /// Condition: the BackupJob is in the cluster (or why not).
 pub const SCHEDULED: &str = "Scheduled";
@@ -74,7 +75,27 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
             "writing the status of Backup {}",
             backup.name_any()
         )))?;
+    ctx.publish(
+        backup.as_ref(),
+        events::backup(backup.status.as_ref(), &status),
+    )
+    .await;
     if expired(&status) {
+        let note = format!(
+            "ttl {} passed; deleting the Backup (and its data, unless the deletion policy is Retain)",
+            backup
+                .spec
+                .template
+                .ttl
+                .as_ref()
+                .map(|t| t.0.as_str())
+                .unwrap_or("?")
+        );
+        ctx.publish(
+            backup.as_ref(),
+            [Note::normal(reason::EXPIRED, "Delete", note)],
+        )
+        .await;
         api.delete(&backup.name_any(), &DeleteParams::default())
             .await
             .map_err(Error::kube("deleting an expired Backup"))?;
@@ -320,9 +341,22 @@ async fn cleanup(backup: &Backup, ctx: &Context) -> Result<Option<Duration>, Err
         .map(String::as_str)
         == Some("true")
     {
-        if let Some(path) = stored {
-            orphans::record(ctx, &namespace, &template.location, backup, &path).await?;
-        }
+        let note = match &stored {
+            Some(path) => {
+                orphans::record(ctx, &namespace, &template.location, backup, path).await?;
+                format!(
+                    "force-deleted: the record goes, the data at {path} stays in BackupLocation {} \
+                     (listed in its status.orphaned)",
+                    template.location
+                )
+            }
+            None => "force-deleted; it had no data in storage".to_string(),
+        };
+        ctx.publish(
+            backup,
+            [Note::warning(reason::FORCE_DELETED, "Delete", note)],
+        )
+        .await;
         return Ok(None);
     }
     // Data is deleted by the agent of the cluster that holds the job (the backed-up cluster, or
@@ -376,5 +410,7 @@ async fn cleanup(backup: &Backup, ctx: &Context) -> Result<Option<Duration>, Err
     patch_status_if_changed(&api, &backup.name_any(), backup.status.as_ref(), &status)
         .await
         .map_err(Error::kube("writing the status of a Backup being deleted"))?;
+    ctx.publish(backup, events::backup(backup.status.as_ref(), &status))
+        .await;
     Ok(Some(Duration::from_secs(30)))
 }

@@ -123,6 +123,8 @@ pub async fn reconcile(cluster: Arc<Cluster>, ctx: Arc<Context>) -> Result<Actio
             "writing the status of Cluster {}",
             cluster.name_any()
         )))?;
+    ctx.publish(cluster.as_ref(), crate::events::cluster(&previous, &status))
+        .await;
     Ok(match status.phase {
         Some(ClusterPhase::Ready) => Action::requeue(RECHECK),
         Some(ClusterPhase::Unmanaged | ClusterPhase::Hibernated) => {

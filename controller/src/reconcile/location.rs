@@ -19,6 +19,7 @@ use kube::{Api, ResourceExt};
 
 use super::clients::ready_cluster;
 use super::{Context, Error, add_finalizer, apply, remove_finalizer, sync};
+use crate::events;
 use crate::location::location_phase;
 
 pub async fn reconcile(location: Arc<BackupLocation>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -63,6 +64,8 @@ pub async fn reconcile(location: Arc<BackupLocation>, ctx: Arc<Context>) -> Resu
     status.observed_generation = location.metadata.generation;
     let sync_wait = sync::reconcile(&ctx, &location, &mut status).await?;
     write_status(&api, &location, &previous, status.clone()).await?;
+    ctx.publish(location.as_ref(), events::location(&previous, &status))
+        .await;
     let settled = states
         .iter()
         .all(|s| matches!(s, ValidationState::Valid | ValidationState::Failed));

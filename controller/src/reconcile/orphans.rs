@@ -7,6 +7,7 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 
 use super::{Context, Error};
+use crate::events::{Note, reason};
 
 /// At most this many orphans are listed; the oldest go first.
 pub const MAX_ORPHANS: usize = 100;
@@ -46,10 +47,17 @@ pub async fn record(
         "metadata": { "resourceVersion": current.metadata.resource_version },
         "status": { "orphaned": orphaned },
     });
-    api.patch_status(location, &PatchParams::default(), &Patch::Merge(&patch))
+    let updated = api
+        .patch_status(location, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(Error::kube(
             "listing an orphaned backup in the BackupLocation",
         ))?;
+    let note = format!(
+        "Backup {} was force-deleted; its data at {path} stays (status.orphaned)",
+        backup.name_any()
+    );
+    ctx.publish(&updated, [Note::warning(reason::ORPHANED, "Delete", note)])
+        .await;
     Ok(())
 }

@@ -20,6 +20,7 @@ use kube::{Api, ResourceExt};
 
 use super::clients::{ReadyCluster, ready_cluster};
 use super::{Context, Error, apply, names, patch_status_if_changed};
+use crate::events::{Note, reason};
 
 /// The request a sync should serve now, if any: `initial` once sync is enabled, then each new
 /// value of the annotation.
@@ -234,6 +235,15 @@ async fn import(
                     .await
                     .map_err(Error::kube("writing the status of an imported Backup"))?;
                 imported += 1;
+                let note = format!(
+                    "found in storage by the sync through cluster {} (backup {} of cluster UID {}, at {})",
+                    ready.cluster.name_any(),
+                    job.spec.backup_name,
+                    job.spec.cluster_uid,
+                    status.run.storage_path.as_deref().unwrap_or("?")
+                );
+                ctx.publish(&created, [Note::normal(reason::IMPORTED, "Sync", note)])
+                    .await;
             }
             Err(kube::Error::Api(s)) if s.code == 409 => continue,
             Err(e) => return Err(Error::kube("importing a Backup")(e)),

@@ -28,6 +28,22 @@ fn routes() -> &'static Mutex<HashMap<(String, String), usize>> {
     ROUTES.get_or_init(Default::default)
 }
 
+/// How often a client for `(namespace, name)` was asked for: every Cluster reconcile that gets
+/// past the identity step asks once, so a test can tell that a reconcile ran without waiting a
+/// fixed time.
+static CONNECTS: OnceLock<Mutex<HashMap<(String, String), u64>>> = OnceLock::new();
+
+/// Clients handed out for the Cluster `namespace/name` so far (see [`CONNECTS`]).
+pub fn connects(namespace: &str, name: &str) -> u64 {
+    CONNECTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .get(&(namespace.to_string(), name.to_string()))
+        .copied()
+        .unwrap_or(0)
+}
+
 /// Routes the Cluster `namespace/name` to local cluster `index`.
 pub fn route(namespace: &str, name: &str, index: usize) {
     routes()
@@ -128,6 +144,12 @@ impl AgentClients for LocalClusters {
     fn client<'a>(&'a self, cluster: &'a Cluster) -> BoxFuture<'a, Result<Client, Error>> {
         Box::pin(async move {
             let key = (cluster.namespace().unwrap_or_default(), cluster.name_any());
+            *CONNECTS
+                .get_or_init(Default::default)
+                .lock()
+                .unwrap()
+                .entry(key.clone())
+                .or_default() += 1;
             let index = routes().lock().unwrap().get(&key).copied();
             let Some(index) = index else {
                 return Err(Error::Cluster {
