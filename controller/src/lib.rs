@@ -11,6 +11,7 @@ mod keyed_lock;
 pub mod leader;
 pub mod location;
 pub mod metrics;
+pub mod reclaim;
 pub mod reconcile;
 pub mod registrar;
 pub mod run;

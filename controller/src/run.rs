@@ -194,7 +194,8 @@ pub async fn run(
         on_error(Kind::Cluster),
         ctx.clone(),
     );
-    let locations = Controller::new(all::<BackupLocation>(&garden), config())
+    let locations = Controller::new(all::<BackupLocation>(&garden), config());
+    let locations = reconcile::location::watch_clusters(locations, &garden)
         .graceful_shutdown_on(shutdown.clone())
         .run(
             timed(Kind::Location, reconcile::location::reconcile),

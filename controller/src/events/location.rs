@@ -3,10 +3,12 @@
 use herbarium_api::garden::{BackupLocationStatus, LocationPhase, SyncPhase, ValidationState};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use super::{Note, bounded, reason, turned};
+use super::{Note, bounded, condition, reason, turned};
+use crate::reclaim::ORPHANS_RECLAIMED;
 
-/// BackupLocation: the phase settling on Valid, LimitedAvailability or ValidationFailed, and a
-/// sync finishing.
+/// BackupLocation: the phase settling on Valid, LimitedAvailability or ValidationFailed, the
+/// orphan reclaim starting to fail, and a sync finishing. (`Orphaned` and `OrphanReclaimed` are
+/// published where the list changes.)
 pub fn location(previous: &BackupLocationStatus, next: &BackupLocationStatus) -> Vec<Note> {
     let mut notes = Vec::new();
     if previous.phase != next.phase {
@@ -50,6 +52,7 @@ pub fn location(previous: &BackupLocationStatus, next: &BackupLocationStatus) ->
         };
         notes.extend(note);
     }
+    notes.extend(reclaim_failed(previous, next));
     if let Some(sync) = &next.sync {
         let finished = |s: &herbarium_api::garden::SyncStatus| {
             matches!(s.phase, SyncPhase::Succeeded | SyncPhase::Failed)
@@ -82,6 +85,22 @@ pub fn location(previous: &BackupLocationStatus, next: &BackupLocationStatus) ->
         }
     }
     notes
+}
+
+/// The `OrphansReclaimed` condition turning to reason ReclaimFailed: one warning per failure
+/// spell, not one per attempt.
+fn reclaim_failed(previous: &BackupLocationStatus, next: &BackupLocationStatus) -> Option<Note> {
+    fn failing(s: &BackupLocationStatus) -> Option<&Condition> {
+        condition(&s.conditions, ORPHANS_RECLAIMED).filter(|c| c.reason == "ReclaimFailed")
+    }
+    match (failing(previous), failing(next)) {
+        (None, Some(c)) => Some(Note::warning(
+            reason::RECLAIM_FAILED,
+            "Reclaim",
+            bounded(&c.message),
+        )),
+        _ => None,
+    }
 }
 
 /// BackupSchedule: the policy turning invalid.

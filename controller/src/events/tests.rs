@@ -314,6 +314,48 @@ fn location_phases_and_syncs() {
 }
 
 #[test]
+fn a_failing_reclaim_is_one_warning_per_spell() {
+    let pending = BackupLocationStatus {
+        conditions: {
+            let mut c = Vec::new();
+            set(
+                &mut c,
+                "OrphansReclaimed",
+                false,
+                "ReclaimPending",
+                "1 pending",
+                None,
+            );
+            c
+        },
+        ..Default::default()
+    };
+    let mut failing = pending.clone();
+    set(
+        &mut failing.conditions,
+        "OrphansReclaimed",
+        false,
+        "ReclaimFailed",
+        "last reclaim error: 403",
+        None,
+    );
+    let notes = location(&pending, &failing);
+    assert_eq!(reasons(&notes), [reason::RECLAIM_FAILED]);
+    assert_eq!(notes[0].type_, EventType::Warning);
+    let mut again = failing.clone();
+    set(
+        &mut again.conditions,
+        "OrphansReclaimed",
+        false,
+        "ReclaimFailed",
+        "last reclaim error: 500",
+        None,
+    );
+    assert!(location(&failing, &again).is_empty());
+    assert!(location(&failing, &pending).is_empty());
+}
+
+#[test]
 fn an_invalid_policy_is_one_warning() {
     let mut ok = Vec::new();
     set(&mut ok, "Ready", true, "Scheduled", "", None);

@@ -1,12 +1,13 @@
 //! Backup → BackupJob in the backed-up cluster, and the job's status back into the Backup.
 //! Deleting a Backup deletes its data through an agent (finalizer `herbarium.io/backup`), unless
-//! it is force-deleted: then only the record goes and the location lists the data as orphaned.
+//! it is force-deleted: then the record goes at once and the location lists the data as orphaned
+//! until its cluster can delete it (see `reclaim`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use herbarium_api::agent::{BackupJob, BackupJobSpec, GardenRef};
-use herbarium_api::common::{BackupPhase, Origin, RuleAction};
+use herbarium_api::common::{BackupPhase, DeletionPolicy, Origin, RuleAction};
 use herbarium_api::constants::{
     AGENT_NAMESPACE, BACKUP_FINALIZER, BACKUP_LABEL, BACKUP_UID_LABEL, CLUSTER_LABEL,
     FORCE_DELETE_ANNOTATION, ORIGIN_LABEL, SCHEDULE_LABEL,
@@ -341,16 +342,20 @@ async fn cleanup(backup: &Backup, ctx: &Context) -> Result<Option<Duration>, Err
         .map(String::as_str)
         == Some("true")
     {
-        let note = match &stored {
-            Some(path) => {
+        let note = match (&stored, template.deletion_policy) {
+            // Retain keeps the data on any deletion: nothing to reclaim later.
+            (Some(path), DeletionPolicy::Retain) => format!(
+                "force-deleted: the record goes; deletion policy Retain keeps the data at {path}"
+            ),
+            (Some(path), DeletionPolicy::Delete) => {
                 orphans::record(ctx, &namespace, &template.location, backup, path).await?;
                 format!(
-                    "force-deleted: the record goes, the data at {path} stays in BackupLocation {} \
-                     (listed in its status.orphaned)",
-                    template.location
+                    "force-deleted: the record goes now, the data at {path} when cluster {} can \
+                     delete it (listed in BackupLocation {}'s status.orphaned until then)",
+                    template.cluster, template.location
                 )
             }
-            None => "force-deleted; it had no data in storage".to_string(),
+            (None, _) => "force-deleted; it had no data in storage".to_string(),
         };
         ctx.publish(
             backup,

@@ -14,6 +14,7 @@ pub mod location;
 pub mod memo;
 pub mod names;
 pub mod orphans;
+pub mod reclaim;
 pub mod restore;
 pub mod schedule;
 pub mod sync;

@@ -52,6 +52,15 @@ pub fn route(namespace: &str, name: &str, index: usize) {
         .insert((namespace.into(), name.into()), index);
 }
 
+/// Takes the route of the Cluster `namespace/name` away: the controller can no longer reach it
+/// (as with a network partition; the cluster itself keeps running).
+pub fn unroute(namespace: &str, name: &str) {
+    routes()
+        .lock()
+        .unwrap()
+        .remove(&(namespace.to_string(), name.to_string()));
+}
+
 /// Starts the controller once; returns the registrar it uses.
 pub fn controller() -> Arc<MemoryRegistrar> {
     REGISTRAR
