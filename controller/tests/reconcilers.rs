@@ -92,13 +92,19 @@ async fn cluster_phase(garden: &Client, ns: &str, name: &str) -> Option<ClusterP
 }
 
 async fn wait_phase(garden: &Client, ns: &str, name: &str, phase: ClusterPhase) {
-    wait_for(
+    let waited = wait_for(
         &format!("Cluster {ns}/{name} to be {phase:?}"),
         WAIT,
         || async { (cluster_phase(garden, ns, name).await == Some(phase)).then_some(()) },
     )
-    .await
-    .unwrap();
+    .await;
+    if let Err(e) = waited {
+        let api: Api<Cluster> = Api::namespaced(garden.clone(), ns);
+        panic!(
+            "{e}; its status: {:#?}",
+            api.get(name).await.map(|c| c.status)
+        );
+    }
 }
 
 #[tokio::test]

@@ -1,13 +1,16 @@
 //! Cluster events.
 
-use herbarium_api::garden::cluster_conditions::{AGENT_DEPLOYED, IDENTITY_READY, ISSUER_READY};
+use herbarium_api::garden::cluster_conditions::{
+    AGENT_DEPLOYED, IDENTITY_READY, ISSUER_READY, REACHABLE,
+};
 use herbarium_api::garden::{ClusterPhase, ClusterStatus};
 
 use super::{Note, bounded, condition, reason, turned};
 
 /// Cluster: registration steps the controller performs (issuer check, identity, agent install)
 /// succeeding or failing, and phase changes to Ready, Unreachable, Hibernated or Unmanaged.
-/// Connection and heartbeat problems are reported through the phase (Unreachable).
+/// Connection and heartbeat problems are reported through the phase: Unreachable when they may
+/// pass, ConnectionFailed when the connection cannot work as configured (phase Failed).
 pub fn cluster(previous: &ClusterStatus, next: &ClusterStatus) -> Vec<Note> {
     const ACTION: &str = "Register";
     let (p, n) = (&previous.conditions, &next.conditions);
@@ -83,6 +86,11 @@ pub fn cluster(previous: &ClusterStatus, next: &ClusterStatus) -> Vec<Note> {
             Some(ClusterPhase::Unmanaged) => {
                 Some(Note::normal(reason::UNMANAGED, ACTION, bounded(&message)))
             }
+            // A connection that cannot work until someone changes something (a malformed
+            // kubeconfig, refused credentials); the other permanent failures have their step's
+            // event above.
+            Some(ClusterPhase::Failed) => turned(p, n, REACHABLE, "False")
+                .map(|c| Note::warning(reason::CONNECTION_FAILED, ACTION, bounded(&c.message))),
             _ => None,
         };
         notes.extend(note);

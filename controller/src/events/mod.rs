@@ -31,6 +31,7 @@ pub mod reason {
     pub const ISSUER_CHECK_FAILED: &str = "IssuerCheckFailed";
     pub const IDENTITY_FAILED: &str = "IdentityFailed";
     pub const AGENT_INSTALL_FAILED: &str = "AgentInstallFailed";
+    pub const CONNECTION_FAILED: &str = "ConnectionFailed";
     // Backup
     pub const BACKUP_STARTED: &str = "BackupStarted";
     pub const BACKUP_SUCCEEDED: &str = "BackupSucceeded";

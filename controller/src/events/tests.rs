@@ -87,6 +87,7 @@ fn failed_steps_are_warnings_named_after_the_step() {
     let start = ClusterStatus::default();
     let mut o = observed(None);
     o.issuer = Some(Err(no_managed_issuer()));
+    o.permanent = true;
     let failed = next_status(&start, &o, now(), None);
     let notes = cluster(&start, &failed);
     assert_eq!(
@@ -114,13 +115,26 @@ fn failed_steps_are_warnings_named_after_the_step() {
     );
 
     let mut o = observed(None);
-    o.reachable = Some(Err("Secret p/kc has no key kubeconfig".into()));
+    o.reachable = Some(Err("cluster API server https://a unreachable: reset".into()));
     let s = next_status(&start, &o, now(), None);
     let notes = cluster(&start, &s);
     assert_eq!(
         reasons(&notes),
         [reason::IDENTITY_READY, reason::UNREACHABLE]
     );
+    assert!(notes[1].note.contains("https://a"), "{}", notes[1].note);
+
+    let mut o = observed(None);
+    o.reachable = Some(Err("Secret p/kc has no key kubeconfig".into()));
+    o.permanent = true;
+    let s = next_status(&start, &o, now(), None);
+    assert_eq!(s.phase, Some(ClusterPhase::Failed));
+    let notes = cluster(&start, &s);
+    assert_eq!(
+        reasons(&notes),
+        [reason::IDENTITY_READY, reason::CONNECTION_FAILED]
+    );
+    assert_eq!(notes[1].type_, EventType::Warning);
     assert!(notes[1].note.contains("Secret p/kc"), "{}", notes[1].note);
 }
 

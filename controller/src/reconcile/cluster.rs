@@ -10,9 +10,7 @@ use futures::future::BoxFuture;
 use herbarium_api::constants::{
     AGENT_NAME, AGENT_NAMESPACE, AGENT_VERSION_ANNOTATION, CLUSTER_FINALIZER,
 };
-use herbarium_api::garden::{
-    BackupLocation, Cluster, ClusterPhase, DiscoveryConfig, IdentityStatus,
-};
+use herbarium_api::garden::{BackupLocation, Cluster, DiscoveryConfig, IdentityStatus};
 use herbarium_api::gardener::Shoot;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::DeleteParams;
@@ -20,7 +18,9 @@ use kube::runtime::controller::Action;
 use kube::{Api, Client, ResourceExt};
 
 use super::{Context, Error, add_finalizer, patch_status_if_changed, remove_finalizer};
-use crate::cluster_status::{Heartbeat, Observed, next_status, no_managed_issuer};
+use crate::cluster_status::{
+    Heartbeat, Observed, failed_step, next_status, no_managed_issuer, requeue,
+};
 
 /// A failed registration step: the message for the condition, and whether a retry may help.
 #[derive(Debug, Clone)]
@@ -125,13 +125,10 @@ pub async fn reconcile(cluster: Arc<Cluster>, ctx: Arc<Context>) -> Result<Actio
         )))?;
     ctx.publish(cluster.as_ref(), crate::events::cluster(&previous, &status))
         .await;
-    Ok(match status.phase {
-        Some(ClusterPhase::Ready) => Action::requeue(RECHECK),
-        Some(ClusterPhase::Unmanaged | ClusterPhase::Hibernated) => {
-            Action::requeue(Duration::from_secs(300))
-        }
-        _ => Action::requeue(Duration::from_secs(10)),
-    })
+    let failures = ctx
+        .memo
+        .count_failure(&cluster.uid().unwrap_or_default(), failed_step(&observed));
+    Ok(Action::requeue(requeue(&status, &observed, failures)))
 }
 
 /// The UID backups of this cluster are stored under: the Shoot's (stable across Cluster
@@ -178,15 +175,24 @@ async fn observe(
             o.shoot_error = shoot_error(shoot);
             match shoot.issuer_url() {
                 Some(url) if shoot.requests_managed_issuer() => Ok(url.to_string()),
-                _ => Err(no_managed_issuer()),
+                _ => {
+                    o.permanent = true;
+                    Err(no_managed_issuer())
+                }
             }
         }
         (_, _) => match &cluster.spec.kubeconfig {
             Some(k) => match ctx.registrar.check_issuer(&k.issuer_url).await {
                 Ok(()) => Ok(k.issuer_url.clone()),
-                Err(e) => Err(e.message),
+                Err(e) => {
+                    o.permanent = !e.retryable;
+                    Err(e.message)
+                }
             },
-            None => Err("the Cluster has no source".to_string()),
+            None => {
+                o.permanent = true;
+                Err("the Cluster has no source".to_string())
+            }
         },
     };
     if !o.managed || o.hibernated {
@@ -212,7 +218,8 @@ async fn observe(
                 identity
             }
             Err(e) => {
-                ctx.memo.forget(&uid);
+                ctx.memo.forget_identity(&uid);
+                o.permanent = !e.retryable;
                 o.identity = Some(Err(e.message));
                 return Ok(o);
             }
@@ -222,6 +229,7 @@ async fn observe(
     let client = match ctx.clusters.client(cluster).await {
         Ok(client) => client,
         Err(e) => {
+            o.permanent = !e.retryable();
             o.reachable = Some(Err(e.to_string()));
             return Ok(o);
         }
@@ -244,7 +252,10 @@ async fn observe(
                 ctx.memo.remember_agent(&uid, agent_key, version.clone());
                 Ok(version)
             }
-            Err(e) => Err(e.message),
+            Err(e) => {
+                o.permanent = !e.retryable;
+                Err(e.message)
+            }
         },
     });
     if matches!(o.agent_deployed, Some(Ok(_))) {

@@ -18,6 +18,8 @@ pub struct Memo {
 struct Entry {
     identity: Option<(u64, IdentityStatus, Instant)>,
     agent: Option<(u64, String)>,
+    /// Consecutive reconciles with a failed registration step (for the retry backoff).
+    failures: u32,
 }
 
 impl Memo {
@@ -60,6 +62,28 @@ impl Memo {
         });
     }
 
+    /// Ensure the identity again next time (the last ensure failed).
+    pub fn forget_identity(&self, uid: &str) {
+        self.with(|m| {
+            if let Some(e) = m.get_mut(uid) {
+                e.identity = None;
+            }
+        });
+    }
+
+    /// Counts a reconcile: consecutive failures so far including this one, 0 after a success.
+    pub fn count_failure(&self, uid: &str, failed: bool) -> u32 {
+        self.with(|m| {
+            let entry = m.entry(uid.to_string()).or_default();
+            entry.failures = if failed {
+                entry.failures.saturating_add(1)
+            } else {
+                0
+            };
+            entry.failures
+        })
+    }
+
     pub fn forget(&self, uid: &str) {
         self.with(|m| m.remove(uid));
     }
@@ -89,5 +113,9 @@ mod tests {
         assert_eq!(memo.agent("u", 8), None);
         memo.forget("u");
         assert_eq!(memo.agent("u", 7), None);
+        assert_eq!(memo.count_failure("u", true), 1);
+        assert_eq!(memo.count_failure("u", true), 2);
+        assert_eq!(memo.count_failure("u", false), 0);
+        assert_eq!(memo.count_failure("u", true), 1);
     }
 }

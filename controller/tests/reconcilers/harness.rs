@@ -161,10 +161,11 @@ impl AgentClients for LocalClusters {
                 .or_default() += 1;
             let index = routes().lock().unwrap().get(&key).copied();
             let Some(index) = index else {
+                // Like a network partition: may heal.
                 return Err(Error::Cluster {
                     cluster: key.1,
                     message: "no route to a local cluster".into(),
-                    retryable: false,
+                    retryable: true,
                 });
             };
             if let Some(client) = self.cache.lock().unwrap().get(&index) {
