@@ -165,6 +165,7 @@ impl<I: IdentityProvider, C: IssuerCheck> Registrar for AzureRegistrar<I, C> {
         client: &'a Client,
         identity: &'a IdentityStatus,
         config: Option<&'a DiscoveryConfig>,
+        force: bool,
     ) -> BoxFuture<'a, Result<String, StepError>> {
         Box::pin(async move {
             let settings = config.map(|c| c.spec.agent.clone()).unwrap_or_default();
@@ -179,10 +180,13 @@ impl<I: IdentityProvider, C: IssuerCheck> Registrar for AzureRegistrar<I, C> {
                 authority_host: self.defaults.authority_host.clone(),
                 resources: settings.resources,
             };
-            install(client, &spec).await.map_err(|e| StepError {
+            let report = install(client, &spec, force).await.map_err(|e| StepError {
                 retryable: e.retryable(),
                 message: e.to_string(),
             })?;
+            if !report.applied.is_empty() || !report.pruned.is_empty() {
+                tracing::info!(applied = ?report.applied, pruned = ?report.pruned, force, "agent install");
+            }
             Ok(spec.version)
         })
     }

@@ -28,6 +28,10 @@ pub const RESYNC: Duration = Duration::from_secs(30);
 /// Cluster reconciles running at once.
 pub const CLUSTER_CONCURRENCY: u16 = 64;
 
+/// Shoot (discovery) reconciles running at once: each may create a Cluster, and a landscape of
+/// new Shoots should not open a garden connection per Shoot.
+pub const DISCOVERY_CONCURRENCY: u16 = 16;
+
 /// A cache of `api` filled by its own watch, for kinds no controller of ours runs on.
 fn cached<K>(api: Api<K>) -> (Store<K>, impl futures::Stream<Item = ()> + Send)
 where
@@ -107,7 +111,11 @@ pub async fn run(
             Some(((), ()))
         })
     };
-    let discovery = Controller::new(all::<Shoot>(&garden), config()).reconcile_all_on(ticks());
+    let discovery = Controller::new(all::<Shoot>(&garden), config())
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(DISCOVERY_CONCURRENCY),
+        )
+        .reconcile_all_on(ticks());
     let config_status = Controller::new(Api::<DiscoveryConfig>::all(garden.clone()), config())
         .reconcile_all_on(ticks());
     let cluster_ctl = Controller::new(all::<Cluster>(&garden), config())
@@ -138,28 +146,32 @@ pub async fn run(
     let (shoots, shoot_stream) = cached(all::<Shoot>(&garden));
     let (configs, config_stream) = cached(Api::<DiscoveryConfig>::all(garden.clone()));
     let (cluster_cache, cluster_stream) = cached(all::<Cluster>(&garden));
+    let (locations, location_stream) = cached(all::<BackupLocation>(&garden));
     let (ready_tx, ready) = tokio::sync::watch::channel(false);
     let stores = Stores {
         shoots,
         projects,
         configs,
         clusters: cluster_cache,
+        locations,
         ready,
     };
     let caches = {
         let stores = stores.clone();
         tokio::spawn(async move {
-            let fill = futures::future::join4(
+            let fill = futures::future::join5(
                 drain(project_stream),
                 drain(shoot_stream),
                 drain(config_stream),
                 drain(cluster_stream),
+                drain(location_stream),
             );
             let signal = async {
                 let _ = stores.shoots.wait_until_ready().await;
                 let _ = stores.projects.wait_until_ready().await;
                 let _ = stores.configs.wait_until_ready().await;
                 let _ = stores.clusters.wait_until_ready().await;
+                let _ = stores.locations.wait_until_ready().await;
                 let _ = ready_tx.send(true);
                 futures::future::pending::<()>().await;
             };

@@ -1,19 +1,21 @@
-//! Installing the agent into a local cluster: the objects and their fields, re-apply as a no-op,
-//! pruning of another version's objects, and health from a heartbeat Lease.
+//! Installing the agent into a local cluster: the objects and their fields, re-install as reads
+//! only, repair of deleted and (forced) edited objects, pruning of another version's objects,
+//! and health from a heartbeat Lease.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use herbarium_controller::agent_install::{
-    AgentSpec, FEDERATED_TOKEN_FILE, agent_health, apply, install, manifests, observe,
+    AgentSpec, FEDERATED_TOKEN_FILE, InstallReport, agent_health, apply, install, manifests,
+    observe,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
-use k8s_openapi::api::rbac::v1::ClusterRole;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DynamicObject, ObjectMeta, PostParams};
+use kube::api::{Api, DynamicObject, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
 
 use herbarium_test_support::env;
@@ -77,15 +79,15 @@ where
 async fn installs_reapplies_as_a_no_op_prunes_other_versions_and_reports_health() {
     let client = env().clusters[1].client().await.unwrap();
     // Leftovers of an earlier run against the same environment.
-    let nsd = Api::<ConfigMap>::namespaced(client.clone(), NS);
-    for name in ["user-config", "foreign", "agent-old-config"] {
+    let nsd = Api::<ServiceAccount>::namespaced(client.clone(), NS);
+    for name in ["user-account", "foreign", "agent-old-account"] {
         let _ = nsd.delete(name, &Default::default()).await;
     }
     let _ = Api::<Lease>::namespaced(client.clone(), NS)
         .delete("herbarium-agent", &Default::default())
         .await;
     let v1 = spec("1.0.0");
-    install(&client, &v1).await.expect("install");
+    install(&client, &v1, false).await.expect("install");
 
     let sa = Api::<ServiceAccount>::namespaced(client.clone(), NS)
         .get("herbarium-agent")
@@ -135,19 +137,59 @@ async fn installs_reapplies_as_a_no_op_prunes_other_versions_and_reports_health(
         "1.0.0"
     );
 
-    // Re-applying the same manifests changes nothing.
+    // Re-applying the same manifests changes nothing, and a re-install does not even apply.
     let before = versions(&client, &v1).await;
     apply(&client, &manifests(&v1)).await.expect("re-apply");
-    assert!(install(&client, &v1).await.expect("re-install").is_empty());
+    assert_eq!(
+        install(&client, &v1, false).await.expect("re-install"),
+        InstallReport::default()
+    );
     assert_eq!(
         versions(&client, &v1).await,
         before,
         "re-apply bumped a resourceVersion"
     );
 
+    // A deleted object comes back; an object edited by hand only with a forced install.
+    Api::<ClusterRoleBinding>::all(client.clone())
+        .delete("herbarium-agent", &Default::default())
+        .await
+        .unwrap();
+    let report = install(&client, &v1, false).await.expect("repair");
+    assert_eq!(report.applied, ["ClusterRoleBinding herbarium-agent"]);
+    let sas = Api::<ServiceAccount>::namespaced(client.clone(), NS);
+    let edit = serde_json::json!({"metadata": {"annotations": {"azure.workload.identity/client-id": "edited"}}});
+    sas.patch(
+        "herbarium-agent",
+        &PatchParams::default(),
+        &Patch::Merge(&edit),
+    )
+    .await
+    .unwrap();
+    let client_id = |sa: ServiceAccount| {
+        sa.metadata.annotations.unwrap()["azure.workload.identity/client-id"].clone()
+    };
+    assert!(
+        install(&client, &v1, false)
+            .await
+            .unwrap()
+            .applied
+            .is_empty()
+    );
+    assert_eq!(
+        client_id(sas.get("herbarium-agent").await.unwrap()),
+        "edited"
+    );
+    let forced = install(&client, &v1, true).await.expect("forced install");
+    assert_eq!(forced.applied.len(), manifests(&v1).len());
+    assert_eq!(
+        client_id(sas.get("herbarium-agent").await.unwrap()),
+        v1.client_id
+    );
+
     // Objects an older agent version left behind go; bystanders stay.
     let roles = Api::<ClusterRole>::all(client.clone());
-    let maps = Api::<ConfigMap>::namespaced(client.clone(), NS);
+    let accounts = Api::<ServiceAccount>::namespaced(client.clone(), NS);
     let old = [
         ("app.kubernetes.io/managed-by", "herbarium"),
         ("herbarium.io/agent-version", "0.9.0"),
@@ -166,59 +208,72 @@ async fn installs_reapplies_as_a_no_op_prunes_other_versions_and_reports_health(
         )
         .await
         .unwrap();
-    maps.create(
-        &pp,
-        &ConfigMap {
-            metadata: labelled("agent-old-config", Some(NS), &old),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    maps.create(
-        &pp,
-        &ConfigMap {
-            metadata: labelled(
-                "user-config",
-                Some(NS),
-                &[("app.kubernetes.io/managed-by", "herbarium")],
-            ),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    maps.create(
-        &pp,
-        &ConfigMap {
-            metadata: labelled(
-                "foreign",
-                Some(NS),
-                &[("herbarium.io/agent-version", "0.9.0")],
-            ),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let mut pruned = install(&client, &v1).await.expect("install with leftovers");
+    accounts
+        .create(
+            &pp,
+            &ServiceAccount {
+                metadata: labelled("agent-old-account", Some(NS), &old),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    accounts
+        .create(
+            &pp,
+            &ServiceAccount {
+                metadata: labelled(
+                    "user-account",
+                    Some(NS),
+                    &[("app.kubernetes.io/managed-by", "herbarium")],
+                ),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    accounts
+        .create(
+            &pp,
+            &ServiceAccount {
+                metadata: labelled(
+                    "foreign",
+                    Some(NS),
+                    &[("herbarium.io/agent-version", "0.9.0")],
+                ),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let report = install(&client, &v1, false)
+        .await
+        .expect("install with leftovers");
+    assert!(report.applied.is_empty(), "{report:?}");
+    let mut pruned = report.pruned;
     pruned.sort();
     assert_eq!(
         pruned,
         [
             "ClusterRole herbarium-agent-legacy",
-            "ConfigMap herbarium-system/agent-old-config"
+            "ServiceAccount herbarium-system/agent-old-account"
         ]
     );
     assert!(!exists(&roles, "herbarium-agent-legacy").await);
     assert!(
-        exists(&maps, "user-config").await && exists(&maps, "foreign").await,
+        exists(&accounts, "user-account").await && exists(&accounts, "foreign").await,
         "bystanders stay"
     );
 
     // An upgrade relabels the same objects; nothing current is pruned.
     let v2 = spec("2.0.0");
-    assert!(install(&client, &v2).await.expect("upgrade").is_empty());
+    let upgrade = install(&client, &v2, false).await.expect("upgrade");
+    assert!(upgrade.pruned.is_empty(), "{upgrade:?}");
+    assert_eq!(
+        upgrade.applied.len(),
+        manifests(&v2).len(),
+        "every object is relabelled"
+    );
     let d = deployments.get("herbarium-agent").await.unwrap();
     assert_eq!(
         d.metadata.labels.unwrap()["herbarium.io/agent-version"],
@@ -270,7 +325,7 @@ async fn installs_reapplies_as_a_no_op_prunes_other_versions_and_reports_health(
         .delete("herbarium-agent", &Default::default())
         .await
         .unwrap();
-    for name in ["user-config", "foreign"] {
-        maps.delete(name, &Default::default()).await.unwrap();
+    for name in ["user-account", "foreign"] {
+        accounts.delete(name, &Default::default()).await.unwrap();
     }
 }

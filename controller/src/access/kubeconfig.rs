@@ -10,7 +10,7 @@ use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use super::AccessError;
+use super::{AccessError, ClientFactory};
 
 fn malformed(source_name: &str, message: impl Into<String>) -> AccessError {
     AccessError::MalformedKubeconfig {
@@ -67,12 +67,12 @@ fn check_policy(kc: &Kubeconfig, source_name: &str) -> Result<(), AccessError> {
     Ok(())
 }
 
-/// A client from kubeconfig bytes (its current context), with timeouts so an unreachable server
-/// fails a reconcile instead of blocking it. Returns the client and the server URL.
-pub async fn client_from_kubeconfig(
+/// The client factory of kubeconfig bytes (its current context), with timeouts so an unreachable
+/// server fails a reconcile instead of blocking it.
+pub async fn factory_from_kubeconfig(
     bytes: &[u8],
     source_name: &str,
-) -> Result<(Client, String), AccessError> {
+) -> Result<ClientFactory, AccessError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| malformed(source_name, format!("not UTF-8: {e}")))?;
     let kc = Kubeconfig::from_yaml(text).map_err(|e| malformed(source_name, e.to_string()))?;
@@ -89,9 +89,24 @@ pub async fn client_from_kubeconfig(
     config.connect_timeout = Some(Duration::from_secs(10));
     config.read_timeout = Some(Duration::from_secs(60));
     config.write_timeout = Some(Duration::from_secs(60));
-    let server = config.cluster_url.to_string();
-    let client = Client::try_from(config).map_err(|e| malformed(source_name, e.to_string()))?;
-    Ok((client, server))
+    let factory = ClientFactory::new(config).map_err(|e| malformed(source_name, e.to_string()))?;
+    // Fail here, not at first use, when the credentials cannot make a client.
+    factory
+        .client()
+        .map_err(|e| malformed(source_name, e.to_string()))?;
+    Ok(factory)
+}
+
+/// A client from kubeconfig bytes ([`factory_from_kubeconfig`]) and the server URL.
+pub async fn client_from_kubeconfig(
+    bytes: &[u8],
+    source_name: &str,
+) -> Result<(Client, String), AccessError> {
+    let factory = factory_from_kubeconfig(bytes, source_name).await?;
+    let client = factory
+        .client()
+        .map_err(|e| malformed(source_name, e.to_string()))?;
+    Ok((client, factory.server()))
 }
 
 /// Classifies an error of a call to the cluster at `server`.

@@ -8,6 +8,7 @@
 //! preset doubles for reconciler tests. Every failure is an [`AccessError`] /
 //! [`IssuerError`] that names what failed and says whether retrying helps — never a panic.
 
+mod client;
 mod error;
 mod fake;
 mod issuer;
@@ -18,6 +19,7 @@ use std::future::Future;
 
 use herbarium_api::garden::Cluster;
 
+pub use client::ClientFactory;
 pub use error::AccessError;
 pub use fake::{StaticAccess, StaticIssuers};
 pub use issuer::{HttpIssuerCheck, IssuerCheck, IssuerError, check_discovery_document};

@@ -1,6 +1,7 @@
 //! Applying the agent's manifests (server-side apply, field manager `herbarium-controller`,
-//! forced: the controller owns these objects), pruning objects of other agent versions, and
-//! reading what the health conditions are computed from.
+//! forced: the controller owns these objects) as far as they differ from what is there, pruning
+//! objects of other agent versions ([`super::plan`] decides), and reading what the health
+//! conditions are computed from.
 
 use herbarium_api::constants::{
     AGENT_NAME, AGENT_NAMESPACE, AGENT_VERSION_LABEL, CONTROLLER_MANAGER, MANAGED_BY_LABEL,
@@ -8,12 +9,15 @@ use herbarium_api::constants::{
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Client, Resource};
 
-use super::manifests::{AgentSpec, Manifest, label_value, manifests};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+use super::manifests::{AgentSpec, Manifest, manifests};
+use super::plan::{MANIFEST_HASH_ANNOTATION, ObjectKey, Present, key_of, plan};
 
 /// A failed call to the cluster while installing or observing the agent.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -65,77 +69,122 @@ fn api_for(client: &Client, resource: &ApiResource, namespace: Option<&str>) -> 
 /// Server-side applies `manifests` in order. Applying unchanged objects changes nothing (no new
 /// resourceVersion), so this is safe to run on every reconcile.
 pub async fn apply(client: &Client, manifests: &[Manifest]) -> Result<(), InstallError> {
-    let params = PatchParams::apply(CONTROLLER_MANAGER).force();
     for m in manifests {
-        let api = api_for(client, &m.resource, m.namespace());
-        api.patch(m.name(), &params, &Patch::Apply(&m.object))
-            .await
-            .map_err(|e| {
-                let at = m.namespace().map(|n| format!("{n}/")).unwrap_or_default();
-                InstallError::new(format!("applying {} {at}{}", m.resource.kind, m.name()), e)
-            })?;
+        apply_one(client, m).await?;
     }
     Ok(())
 }
 
-/// Kinds that may hold agent objects of other versions. Never the Namespace or the CRDs:
-/// deleting those would delete every agent object (and the backups' records) with them.
-fn prunable() -> Vec<(ApiResource, bool)> {
-    fn r<K: Resource<DynamicType = ()>>(namespaced: bool) -> (ApiResource, bool) {
-        (ApiResource::erase::<K>(&()), namespaced)
+async fn apply_one(client: &Client, m: &Manifest) -> Result<(), InstallError> {
+    let params = PatchParams::apply(CONTROLLER_MANAGER).force();
+    let api = api_for(client, &m.resource, m.namespace());
+    api.patch(m.name(), &params, &Patch::Apply(&m.object))
+        .await
+        .map_err(|e| InstallError::new(format!("applying {}", key_of(m)), e))?;
+    Ok(())
+}
+
+/// Kinds the agent's objects are of, and whether objects of other agent versions are deleted.
+/// Never the Namespace or the CRDs: deleting those would delete every agent object (and the
+/// backups' records) with them. A kind a later version stops using must stay listed here, so
+/// that what the older agent had is still found and pruned.
+fn kinds() -> Vec<(ApiResource, bool, bool)> {
+    fn r<K: Resource<DynamicType = ()>>(
+        namespaced: bool,
+        prunable: bool,
+    ) -> (ApiResource, bool, bool) {
+        (ApiResource::erase::<K>(&()), namespaced, prunable)
     }
     vec![
-        r::<Deployment>(true),
-        r::<ServiceAccount>(true),
-        r::<ConfigMap>(true),
-        r::<Service>(true),
-        r::<Role>(true),
-        r::<RoleBinding>(true),
-        r::<ClusterRoleBinding>(false),
-        r::<ClusterRole>(false),
+        r::<Namespace>(false, false),
+        r::<CustomResourceDefinition>(false, false),
+        r::<Deployment>(true, true),
+        r::<ServiceAccount>(true, true),
+        r::<ClusterRoleBinding>(false, true),
+        r::<ClusterRole>(false, true),
     ]
 }
 
-/// Deletes Herbarium's agent objects labelled with another agent version than `version`;
-/// returns what was deleted (`Kind namespace/name`).
-pub async fn prune(client: &Client, version: &str) -> Result<Vec<String>, InstallError> {
-    let selector = format!(
-        "{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{AGENT_VERSION_LABEL},{AGENT_VERSION_LABEL}!={}",
-        label_value(version)
-    );
-    let mut deleted = Vec::new();
-    for (resource, namespaced) in prunable() {
+/// Herbarium's objects in the cluster: metadata only, one list per kind. One after the other, on
+/// one connection: lists in parallel would each open a connection of their own, and a TLS
+/// handshake costs the API server more than the list.
+pub async fn present(client: &Client) -> Result<Vec<Present>, InstallError> {
+    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
+    let mut out = Vec::new();
+    for (resource, namespaced, prunable) in kinds() {
         let api = api_for(client, &resource, namespaced.then_some(AGENT_NAMESPACE));
         let list = api
             .list_metadata(&ListParams::default().labels(&selector))
             .await
-            .map_err(|e| InstallError::new(format!("listing old {}", resource.plural), e))?;
-        for o in list.items {
-            let name = o.metadata.name.unwrap_or_default();
-            let at = if namespaced {
-                format!("{AGENT_NAMESPACE}/")
-            } else {
-                String::new()
-            };
-            match api.delete(&name, &DeleteParams::background()).await {
-                Ok(_) => deleted.push(format!("{} {at}{name}", resource.kind)),
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => {
-                    return Err(InstallError::new(
-                        format!("deleting {} {at}{name}", resource.kind),
-                        e,
-                    ));
-                }
+            .map_err(|e| InstallError::new(format!("listing {}", resource.plural), e))?;
+        out.extend(list.items.into_iter().map(|o| {
+            let label = |k: &str| o.metadata.labels.as_ref().and_then(|l| l.get(k).cloned());
+            Present {
+                key: ObjectKey {
+                    group: resource.group.clone(),
+                    kind: resource.kind.clone(),
+                    namespace: o.metadata.namespace.clone(),
+                    name: o.metadata.name.clone().unwrap_or_default(),
+                },
+                version: label(AGENT_VERSION_LABEL),
+                hash: o
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(MANIFEST_HASH_ANNOTATION).cloned()),
+                prunable,
             }
-        }
+        }));
     }
-    Ok(deleted)
+    Ok(out)
 }
 
-/// Applies the manifests of `spec`, then prunes other versions' objects; returns what was pruned.
-pub async fn install(client: &Client, spec: &AgentSpec) -> Result<Vec<String>, InstallError> {
-    apply(client, &manifests(spec)).await?;
-    prune(client, &spec.version).await
+/// Deletes one object; gone already is fine.
+async fn delete(client: &Client, key: &ObjectKey) -> Result<(), InstallError> {
+    let (resource, _, _) = kinds()
+        .into_iter()
+        .find(|(r, _, _)| r.group == key.group && r.kind == key.kind)
+        .ok_or_else(|| InstallError {
+            action: format!("deleting {key}"),
+            code: None,
+            message: "not a kind the agent install manages".into(),
+        })?;
+    let api = api_for(client, &resource, key.namespace.as_deref());
+    match api.delete(&key.name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(InstallError::new(format!("deleting {key}"), e)),
+    }
+}
+
+/// What an install did: objects applied and objects of other agent versions deleted
+/// (`Kind namespace/name`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct InstallReport {
+    pub applied: Vec<String>,
+    pub pruned: Vec<String>,
+}
+
+/// Brings the cluster to the manifests of `spec`: applies what is missing or changed (everything
+/// with `force`), then deletes other versions' objects. Nothing changed: reads only.
+pub async fn install(
+    client: &Client,
+    spec: &AgentSpec,
+    force: bool,
+) -> Result<InstallReport, InstallError> {
+    let desired = manifests(spec);
+    let present = present(client).await?;
+    let plan = plan(&desired, &present, &spec.version, force);
+    for m in &plan.apply {
+        apply_one(client, m).await?;
+    }
+    for key in &plan.delete {
+        delete(client, key).await?;
+    }
+    Ok(InstallReport {
+        applied: plan.apply.iter().map(|m| key_of(m).to_string()).collect(),
+        pruned: plan.delete.iter().map(ToString::to_string).collect(),
+    })
 }
 
 /// The agent's Deployment and heartbeat Lease, as far as they exist.

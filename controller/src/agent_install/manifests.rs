@@ -182,18 +182,18 @@ fn cluster_role(version: &str) -> ClusterRole {
     }
 }
 
-/// Every object of the agent, in apply order (namespace and CRDs before what uses them).
+/// Every object of the agent, in apply order (namespace and CRDs before what uses them), each
+/// stamped with its hash ([`super::plan::MANIFEST_HASH_ANNOTATION`]).
 pub fn manifests(spec: &AgentSpec) -> Vec<Manifest> {
     let v = spec.version.as_str();
-    let mut out = vec![manifest(&Namespace {
+    let mut namespace = vec![manifest(&Namespace {
         metadata: meta(AGENT_NAMESPACE, None, v),
         ..Default::default()
     })];
-    for mut crd in herbarium_api::crds::agent_crds() {
-        let labels = crd.metadata.labels.get_or_insert_with(Default::default);
-        labels.extend(agent_labels(v));
-        out.push(manifest(&crd));
-    }
+    super::plan::stamp(&mut namespace);
+    let mut out = namespace;
+    out.extend(crd_manifests(v));
+    let own = out.len();
     let mut sa = ServiceAccount {
         metadata: meta(AGENT_SERVICE_ACCOUNT, Some(AGENT_NAMESPACE), v),
         ..Default::default()
@@ -225,6 +225,29 @@ pub fn manifests(spec: &AgentSpec) -> Vec<Manifest> {
         }]),
     }));
     out.push(manifest(&deployment(spec, TOKEN_EXCHANGE_AUDIENCE)));
+    super::plan::stamp(&mut out[own..]);
+    out
+}
+
+/// The agent's CRDs of `version`, stamped: the same for every cluster, and the largest objects
+/// by far, so generated and hashed once per version rather than once per install.
+fn crd_manifests(version: &str) -> Vec<Manifest> {
+    static CACHE: std::sync::Mutex<Vec<(String, Vec<Manifest>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, m)) = cache.iter().find(|(v, _)| v == version) {
+        return m.clone();
+    }
+    let mut out: Vec<Manifest> = herbarium_api::crds::agent_crds()
+        .into_iter()
+        .map(|mut crd| {
+            let labels = crd.metadata.labels.get_or_insert_with(Default::default);
+            labels.extend(agent_labels(version));
+            manifest(&crd)
+        })
+        .collect();
+    super::plan::stamp(&mut out);
+    cache.push((version.to_string(), out.clone()));
     out
 }
 

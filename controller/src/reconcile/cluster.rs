@@ -10,11 +10,12 @@ use futures::future::BoxFuture;
 use herbarium_api::constants::{
     AGENT_NAME, AGENT_NAMESPACE, AGENT_VERSION_ANNOTATION, CLUSTER_FINALIZER,
 };
-use herbarium_api::garden::{BackupLocation, Cluster, DiscoveryConfig, IdentityStatus};
+use herbarium_api::garden::{Cluster, DiscoveryConfig, IdentityStatus};
 use herbarium_api::gardener::Shoot;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::DeleteParams;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, ResourceExt};
 
 use super::{Context, Error, add_finalizer, patch_status_if_changed, remove_finalizer};
@@ -49,12 +50,14 @@ pub trait Registrar: Send + Sync {
         cluster: &'a Cluster,
         config: Option<&'a DiscoveryConfig>,
     ) -> BoxFuture<'a, Result<(), StepError>>;
-    /// Installs (or updates) the agent; returns the installed version.
+    /// Installs (or updates) the agent, writing only what differs from what is there (`force`:
+    /// everything, to repair objects changed by hand); returns the installed version.
     fn install_agent<'a>(
         &'a self,
         client: &'a Client,
         identity: &'a IdentityStatus,
         config: Option<&'a DiscoveryConfig>,
+        force: bool,
     ) -> BoxFuture<'a, Result<String, StepError>>;
 }
 
@@ -71,6 +74,15 @@ fn fingerprint(value: &impl std::hash::Hash) -> u64 {
 
 /// Ready clusters are looked at again after this long (heartbeat check; reads only).
 pub const RECHECK: Duration = Duration::from_secs(30);
+
+/// How long a successful agent install is trusted before the cluster's objects are read again
+/// (and anything missing re-applied).
+pub const AGENT_RECHECK: Duration = Duration::from_secs(3600);
+
+/// While the heartbeat is stale, the agent is re-installed (forced) at most this often: once
+/// right away when a beating agent stops, then with this pause, so that an agent that cannot
+/// start does not turn into a stream of writes.
+pub const AGENT_REPAIR_EVERY: Duration = Duration::from_secs(120);
 
 pub async fn reconcile(cluster: Arc<Cluster>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.stores.ready().await;
@@ -117,12 +129,16 @@ pub async fn reconcile(cluster: Arc<Cluster>, ctx: Arc<Context>) -> Result<Actio
         .cluster_uid
         .clone()
         .or_else(|| cluster_uid(&cluster));
-    patch_status_if_changed(&api, &cluster.name_any(), cluster.status.as_ref(), &status)
-        .await
-        .map_err(Error::kube(format!(
-            "writing the status of Cluster {}",
-            cluster.name_any()
-        )))?;
+    let written =
+        patch_status_if_changed(&api, &cluster.name_any(), cluster.status.as_ref(), &status)
+            .await
+            .map_err(Error::kube(format!(
+                "writing the status of Cluster {}",
+                cluster.name_any()
+            )))?;
+    if written {
+        tracing::debug!(cluster = %cluster.name_any(), phase = ?status.phase, had_status = cluster.status.is_some(), "Cluster status written");
+    }
     ctx.publish(cluster.as_ref(), crate::events::cluster(&previous, &status))
         .await;
     let failures = ctx
@@ -143,18 +159,14 @@ fn cluster_uid(cluster: &Cluster) -> Option<String> {
 fn shoot_of(ctx: &Context, cluster: &Cluster) -> Option<Arc<Shoot>> {
     let g = cluster.spec.gardener.as_ref()?;
     let namespace = cluster.namespace().unwrap_or_default();
-    ctx.stores.shoots.state().into_iter().find(|s| {
-        s.name_any() == g.shoot_name && s.namespace().as_deref() == Some(namespace.as_str())
-    })
+    ctx.stores
+        .shoots
+        .get(&ObjectRef::new(&g.shoot_name).within(&namespace))
 }
 
 fn config_of(ctx: &Context, cluster: &Cluster) -> Option<Arc<DiscoveryConfig>> {
     let g = cluster.spec.gardener.as_ref()?;
-    ctx.stores
-        .configs
-        .state()
-        .into_iter()
-        .find(|c| c.name_any() == g.discovery_config)
+    ctx.stores.configs.get(&ObjectRef::new(&g.discovery_config))
 }
 
 /// Runs the registration steps in order, stopping at the first failure.
@@ -200,7 +212,7 @@ async fn observe(
     }
     o.issuer = Some(issuer.clone());
     let Ok(issuer) = issuer else { return Ok(o) };
-    let containers = assigned_containers(ctx, cluster).await?;
+    let containers = assigned_containers(ctx, cluster);
     let uid = cluster.uid().unwrap_or_default();
     let azure = config.map(|c| serde_json::to_string(&c.spec.azure).unwrap_or_default());
     let identity_key = fingerprint(&(&issuer, &containers, &azure));
@@ -241,28 +253,33 @@ async fn observe(
         &agent,
         config.map(|c| &c.spec.azure.tenant_id),
     ));
-    o.agent_deployed = Some(match ctx.memo.agent(&uid, agent_key) {
+    o.agent_deployed = Some(match ctx.memo.agent(&uid, agent_key, AGENT_RECHECK) {
         Some(version) => Ok(version),
-        None => match ctx
-            .registrar
-            .install_agent(&client, &identity, config)
-            .await
-        {
-            Ok(version) => {
-                ctx.memo.remember_agent(&uid, agent_key, version.clone());
-                Ok(version)
+        None => {
+            let force = ctx.memo.agent_needs_repair(&uid);
+            match ctx
+                .registrar
+                .install_agent(&client, &identity, config, force)
+                .await
+            {
+                Ok(version) => {
+                    ctx.memo.remember_agent(&uid, agent_key, version.clone());
+                    Ok(version)
+                }
+                Err(e) => {
+                    o.permanent = !e.retryable;
+                    Err(e.message)
+                }
             }
-            Err(e) => {
-                o.permanent = !e.retryable;
-                Err(e.message)
-            }
-        },
+        }
     });
     if matches!(o.agent_deployed, Some(Ok(_))) {
         let beat = heartbeat(&client).await;
         let fresh = matches!(&beat, Ok(Some(h)) if chrono::Utc::now() - h.renewed <= crate::cluster_status::HEARTBEAT_STALE_AFTER);
-        if !fresh {
-            ctx.memo.forget_agent(&uid);
+        if fresh {
+            ctx.memo.agent_beating(&uid);
+        } else {
+            ctx.memo.agent_stale(&uid, AGENT_REPAIR_EVERY);
         }
         o.heartbeat = Some(beat);
     }
@@ -281,21 +298,15 @@ fn shoot_error(shoot: &Shoot) -> Option<String> {
     })
 }
 
-/// `(account, container)` of every BackupLocation this cluster is assigned to.
-async fn assigned_containers(
-    ctx: &Context,
-    cluster: &Cluster,
-) -> Result<Vec<(String, String)>, Error> {
-    let api: Api<BackupLocation> =
-        Api::namespaced(ctx.garden.clone(), &cluster.namespace().unwrap_or_default());
-    let list = api
-        .list(&Default::default())
-        .await
-        .map_err(Error::kube("listing BackupLocations"))?;
-    let mut containers: Vec<(String, String)> = list
-        .items
+/// `(account, container)` of every BackupLocation this cluster is assigned to (from the cache).
+fn assigned_containers(ctx: &Context, cluster: &Cluster) -> Vec<(String, String)> {
+    let namespace = cluster.namespace();
+    let mut containers: Vec<(String, String)> = ctx
+        .stores
+        .locations
+        .state()
         .iter()
-        .filter(|l| l.spec.clusters.contains(&cluster.name_any()))
+        .filter(|l| l.namespace() == namespace && l.spec.clusters.contains(&cluster.name_any()))
         .map(|l| {
             (
                 l.spec.azure.storage_account.clone(),
@@ -305,7 +316,7 @@ async fn assigned_containers(
         .collect();
     containers.sort();
     containers.dedup();
-    Ok(containers)
+    containers
 }
 
 async fn heartbeat(client: &Client) -> Result<Option<Heartbeat>, String> {

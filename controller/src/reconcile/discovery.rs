@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use herbarium_api::constants::{
-    CONTROLLER_MANAGER, DISCOVERY_CONFIG_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
+    CLUSTER_FINALIZER, CONTROLLER_MANAGER, DISCOVERY_CONFIG_LABEL, MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
 };
 use herbarium_api::garden::{
     Cluster, ClusterPhase, ClusterSpec, DiscoveryConfig, DiscoveryConfigStatus, GardenerSource,
@@ -130,6 +131,9 @@ pub async fn reconcile_shoot(shoot: Arc<Shoot>, ctx: Arc<Context>) -> Result<Act
                         ]
                         .into(),
                     ),
+                    // Born with the finalizer the Cluster reconciler would add first thing:
+                    // one write fewer per Shoot.
+                    finalizers: Some(vec![CLUSTER_FINALIZER.to_string()]),
                     ..Default::default()
                 },
                 spec: ClusterSpec {

@@ -1,7 +1,9 @@
 //! What this process already did for each cluster, so that a landscape at rest costs neither ARM
 //! calls nor API writes: a Cluster reconciled every 30 seconds re-ensures its identity only when
 //! its inputs changed (or an hour passed), and re-installs its agent only when the install's
-//! inputs changed. Kept in memory: after a restart every cluster is ensured once again.
+//! inputs changed (or an hour passed: then the install reads and finds nothing to write), or its
+//! heartbeat went stale (then forced, at most every few minutes). Kept in memory: after a
+//! restart every cluster is ensured once again.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,7 +19,12 @@ pub struct Memo {
 #[derive(Default)]
 struct Entry {
     identity: Option<(u64, IdentityStatus, Instant)>,
-    agent: Option<(u64, String)>,
+    /// Inputs, version and time of the last agent install.
+    agent: Option<(u64, String, Instant)>,
+    /// When the last install happened, whatever its inputs (for the repair pause).
+    installed_at: Option<Instant>,
+    /// The heartbeat went stale: the next install is forced.
+    repair: bool,
     /// Consecutive reconciles with a failed registration step (for the retry backoff).
     failures: u32,
 }
@@ -41,23 +48,47 @@ impl Memo {
         });
     }
 
-    /// The agent version installed for `key`.
-    pub fn agent(&self, uid: &str, key: u64) -> Option<String> {
+    /// The agent version installed for `key` less than `max_age` ago.
+    pub fn agent(&self, uid: &str, key: u64, max_age: Duration) -> Option<String> {
         self.with(|m| {
-            let (k, version) = m.get(uid)?.agent.as_ref()?;
-            (*k == key).then(|| version.clone())
+            let (k, version, at) = m.get(uid)?.agent.as_ref()?;
+            (*k == key && at.elapsed() < max_age).then(|| version.clone())
         })
     }
 
     pub fn remember_agent(&self, uid: &str, key: u64, version: String) {
-        self.with(|m| m.entry(uid.to_string()).or_default().agent = Some((key, version)));
+        self.with(|m| {
+            let e = m.entry(uid.to_string()).or_default();
+            e.agent = Some((key, version, Instant::now()));
+            e.installed_at = Some(Instant::now());
+            e.repair = false;
+        });
     }
 
-    /// Install again next time (the agent stopped beating: its objects may be gone).
-    pub fn forget_agent(&self, uid: &str) {
+    /// Whether the next install should be forced (the heartbeat went stale since the last one).
+    pub fn agent_needs_repair(&self, uid: &str) -> bool {
+        self.with(|m| m.get(uid).is_some_and(|e| e.repair))
+    }
+
+    /// The agent beats: a later stale heartbeat is a new failure, repaired at once.
+    pub fn agent_beating(&self, uid: &str) {
         self.with(|m| {
             if let Some(e) = m.get_mut(uid) {
+                e.installed_at = None;
+            }
+        });
+    }
+
+    /// The heartbeat is missing or stale: its objects may be gone or changed, so install again,
+    /// forced — unless that was done less than `pause` ago (an agent that cannot start is not
+    /// re-installed on every reconcile). A first install waits `pause` for the agent to start.
+    pub fn agent_stale(&self, uid: &str, pause: Duration) {
+        self.with(|m| {
+            if let Some(e) = m.get_mut(uid)
+                && e.installed_at.is_none_or(|at| at.elapsed() >= pause)
+            {
                 e.agent = None;
+                e.repair = true;
             }
         });
     }
@@ -108,14 +139,37 @@ mod tests {
             "inputs changed"
         );
         assert_eq!(memo.identity("u", 1, Duration::ZERO), None, "too old");
+        let hour = Duration::from_secs(3600);
         memo.remember_agent("u", 7, "0.1.0".into());
-        assert_eq!(memo.agent("u", 7).as_deref(), Some("0.1.0"));
-        assert_eq!(memo.agent("u", 8), None);
+        assert_eq!(memo.agent("u", 7, hour).as_deref(), Some("0.1.0"));
+        assert_eq!(memo.agent("u", 8, hour), None);
+        assert_eq!(memo.agent("u", 7, Duration::ZERO), None, "recheck due");
         memo.forget("u");
-        assert_eq!(memo.agent("u", 7), None);
+        assert_eq!(memo.agent("u", 7, hour), None);
         assert_eq!(memo.count_failure("u", true), 1);
         assert_eq!(memo.count_failure("u", true), 2);
         assert_eq!(memo.count_failure("u", false), 0);
         assert_eq!(memo.count_failure("u", true), 1);
+    }
+
+    #[test]
+    fn a_stale_heartbeat_forces_an_install_with_a_pause() {
+        let memo = Memo::default();
+        let (hour, pause) = (Duration::from_secs(3600), Duration::from_secs(120));
+        memo.remember_agent("u", 7, "0.1.0".into());
+        // Just installed, no heartbeat yet: the agent gets time to start.
+        memo.agent_stale("u", pause);
+        assert!(memo.agent("u", 7, hour).is_some() && !memo.agent_needs_repair("u"));
+        // It beat, then stopped: repaired at once, forced.
+        memo.agent_beating("u");
+        memo.agent_stale("u", pause);
+        assert!(memo.agent("u", 7, hour).is_none() && memo.agent_needs_repair("u"));
+        memo.remember_agent("u", 7, "0.1.0".into());
+        assert!(!memo.agent_needs_repair("u"));
+        // Still stale right after the repair: no second install until the pause is over.
+        memo.agent_stale("u", pause);
+        assert!(memo.agent("u", 7, hour).is_some());
+        memo.agent_stale("u", Duration::ZERO);
+        assert!(memo.agent("u", 7, hour).is_none() && memo.agent_needs_repair("u"));
     }
 }

@@ -22,7 +22,7 @@ pub mod sync;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herbarium_api::garden::{Cluster, DiscoveryConfig};
+use herbarium_api::garden::{BackupLocation, Cluster, DiscoveryConfig};
 use herbarium_api::gardener::{Project, Shoot};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -102,7 +102,8 @@ pub struct Stores {
     pub projects: Store<Project>,
     pub configs: Store<DiscoveryConfig>,
     pub clusters: Store<Cluster>,
-    /// Turns true once all four caches are filled.
+    pub locations: Store<BackupLocation>,
+    /// Turns true once all the caches are filled.
     pub ready: tokio::sync::watch::Receiver<bool>,
 }
 

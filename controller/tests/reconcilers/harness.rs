@@ -269,6 +269,7 @@ impl Registrar for MemoryRegistrar {
         client: &'a Client,
         _identity: &'a IdentityStatus,
         _config: Option<&'a DiscoveryConfig>,
+        _force: bool,
     ) -> BoxFuture<'a, Result<String, StepError>> {
         Box::pin(async move {
             ensure_agent_namespace(client)
