@@ -25,7 +25,8 @@ pub const ENDPOINT_RULE: &str = "self.startsWith('https://') && !self.endsWith('
 pub const ENDPOINT_MESSAGE: &str = "endpoint must be an https URL without a trailing '/'";
 
 /// What to include in a backup. Shared by `Backup`, `BackupSchedule`'s template and `BackupJob`.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+/// `Default` is what an empty object deserialises to (namespaces `*`), which the schema accepts.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceSelection {
     /// Namespaces to back up. `*` means all but kube-system, kube-public, kube-node-lease and
@@ -57,6 +58,20 @@ pub struct ResourceSelection {
     /// selected custom resources, PVs of selected PVCs, ClusterRoles bound in selected namespaces).
     #[serde(default)]
     pub cluster_resources: ClusterResources,
+}
+
+impl Default for ResourceSelection {
+    fn default() -> Self {
+        Self {
+            namespaces: all_namespaces(),
+            excluded_namespaces: Vec::new(),
+            label_selector: None,
+            namespace_selector: None,
+            included_resources: Vec::new(),
+            excluded_resources: Vec::new(),
+            cluster_resources: ClusterResources::default(),
+        }
+    }
 }
 
 fn all_namespaces() -> Vec<String> {

@@ -185,3 +185,13 @@ fn durations_keep_their_spelling_and_parse() {
             .contains("invalid duration")
     );
 }
+
+/// Code that builds a selection with `Default` gets what an empty object means (namespaces `*`),
+/// which the schema accepts (it refuses an empty list); the sync import builds Backups that way.
+#[test]
+fn the_default_selection_is_the_empty_object() {
+    use herbarium_api::common::ResourceSelection;
+    let empty: ResourceSelection = serde_json::from_value(serde_json::json!({})).unwrap();
+    assert_eq!(ResourceSelection::default(), empty);
+    assert_eq!(empty.namespaces, ["*"]);
+}

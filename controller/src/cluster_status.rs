@@ -41,6 +41,10 @@ pub struct Observed {
     pub agent_deployed: Option<Result<String, String>>,
     /// `Ok(None)`: no Lease yet.
     pub heartbeat: Option<Result<Option<Heartbeat>, String>>,
+    /// The step that failed will not succeed by retrying: someone has to change something (a
+    /// malformed kubeconfig, a refused permission). Such a Cluster is Failed and looked at
+    /// rarely; otherwise the failure is transient (Unreachable, or still Registering).
+    pub permanent: bool,
 }
 
 /// The message of a Shoot without a managed issuer.
@@ -73,6 +77,7 @@ pub fn next_status(
         status.message = Some("the Shoot is hibernated; backups wait until it wakes up".into());
         return status;
     }
+    let transient = !observed.permanent;
     let step = |c: &mut Vec<_>,
                 type_: &str,
                 result: Option<Result<(), String>>,
@@ -85,7 +90,14 @@ pub fn next_status(
                 true
             }
             Some(Err(message)) => {
-                set(c, type_, false, fail_reason, message, generation);
+                set(
+                    c,
+                    type_,
+                    false,
+                    fail_reason,
+                    sticky(c, type_, fail_reason, message, transient),
+                    generation,
+                );
                 false
             }
             None => false,
@@ -161,7 +173,7 @@ pub fn next_status(
             });
         }
     }
-    let failed_permanently = matches!(observed.issuer, Some(Err(_)));
+    let failed_permanently = observed.permanent;
     status.phase = Some(if fresh {
         ClusterPhase::Ready
     } else if failed_permanently {
@@ -173,6 +185,54 @@ pub fn next_status(
     });
     status.message = first_problem(&status, observed);
     status
+}
+
+/// The message for a failed step: while a transient failure lasts (same reason), the first
+/// message stays. Transport errors word the same failure differently from one attempt to the next
+/// ("connection reset" / "tls handshake eof"); rewriting the status for each would make a
+/// cluster that stays away cost a write per attempt.
+fn sticky(
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    type_: &str,
+    reason: &str,
+    message: String,
+    transient: bool,
+) -> String {
+    match conditions.iter().find(|c| c.type_ == type_) {
+        Some(c) if transient && c.status == "False" && c.reason == reason => c.message.clone(),
+        _ => message,
+    }
+}
+
+/// How long until the Cluster is looked at again: Ready, Unmanaged and Hibernated ones at the
+/// recheck (30 s; the last two cost no I/O, and a Shoot change seen before the Shoot cache has it
+/// is caught up with there), permanent failures every 5 minutes (a change to the Cluster or its
+/// Shoot brings it back at once), transient failures after 10 s doubling with each consecutive
+/// failure (`failures`, counting this one) up to 5 minutes, and a registration that only waits
+/// (for the agent's first heartbeat) after 10 s.
+pub fn requeue(status: &ClusterStatus, observed: &Observed, failures: u32) -> std::time::Duration {
+    use std::time::Duration;
+    const PARKED: Duration = Duration::from_secs(300);
+    match status.phase {
+        Some(ClusterPhase::Ready | ClusterPhase::Unmanaged | ClusterPhase::Hibernated) => {
+            crate::reconcile::cluster::RECHECK
+        }
+        Some(ClusterPhase::Failed) => PARKED,
+        _ if failed_step(observed) => {
+            let doubled = 10u64.saturating_mul(1 << failures.saturating_sub(1).min(5));
+            Duration::from_secs(doubled).min(PARKED)
+        }
+        _ => Duration::from_secs(10),
+    }
+}
+
+/// Whether one of the registration steps failed (as opposed to still waiting).
+pub fn failed_step(observed: &Observed) -> bool {
+    matches!(observed.issuer, Some(Err(_)))
+        || matches!(observed.identity, Some(Err(_)))
+        || matches!(observed.reachable, Some(Err(_)))
+        || matches!(observed.agent_deployed, Some(Err(_)))
+        || matches!(observed.heartbeat, Some(Err(_)))
 }
 
 fn first_problem(status: &ClusterStatus, observed: &Observed) -> Option<String> {

@@ -67,6 +67,7 @@ fn at_rest_the_status_does_not_change() {
 fn a_missing_managed_issuer_names_the_annotation() {
     let mut o = all_good(now());
     o.issuer = Some(Err(no_managed_issuer()));
+    o.permanent = true;
     o.identity = None;
     let s = next_status(&ClusterStatus::default(), &o, now(), None);
     assert_eq!(s.phase, Some(ClusterPhase::Failed));
@@ -136,4 +137,93 @@ fn azure_errors_stop_registration_and_are_shown() {
         "later steps are unknown"
     );
     assert!(s.message.unwrap().contains("403"));
+}
+
+#[test]
+fn permanent_failures_are_failed_transient_ones_not() {
+    let ready = next_status(&ClusterStatus::default(), &all_good(now()), now(), None);
+    let mut malformed = all_good(now());
+    malformed.reachable = Some(Err(
+        "malformed kubeconfig from Secret p/kc key kubeconfig".into()
+    ));
+    malformed.permanent = true;
+    let s = next_status(&ready, &malformed, now(), None);
+    assert_eq!(s.phase, Some(ClusterPhase::Failed));
+    assert!(s.message.unwrap().contains("Secret p/kc"));
+    let mut issuer_down = all_good(now());
+    issuer_down.issuer = Some(Err("issuer discovery document unreachable".into()));
+    let s = next_status(&ClusterStatus::default(), &issuer_down, now(), None);
+    assert_eq!(
+        s.phase,
+        Some(ClusterPhase::Registering),
+        "an issuer that may come back is not Failed"
+    );
+}
+
+#[test]
+fn a_transient_failure_keeps_its_first_message() {
+    let ready = next_status(&ClusterStatus::default(), &all_good(now()), now(), None);
+    let mut away = all_good(now());
+    away.reachable = Some(Err("server https://a unreachable: connection reset".into()));
+    let first = next_status(&ready, &away, now(), None);
+    away.reachable = Some(Err("server https://a unreachable: tls handshake eof".into()));
+    let second = next_status(&first, &away, now(), None);
+    assert_eq!(
+        second, first,
+        "the same failure worded differently writes nothing"
+    );
+    // A permanent failure says what is wrong now.
+    let mut broken = all_good(now());
+    broken.permanent = true;
+    broken.reachable = Some(Err("Secret p/kc has no key kubeconfig".into()));
+    let third = next_status(&second, &broken, now(), None);
+    let c = third
+        .conditions
+        .iter()
+        .find(|c| c.type_ == REACHABLE)
+        .unwrap();
+    assert_eq!(c.message, "Secret p/kc has no key kubeconfig");
+    // Recovery clears it; a later failure has its own message.
+    let back = next_status(&third, &all_good(now()), now(), None);
+    let later = next_status(&back, &away, now(), None);
+    let c = later
+        .conditions
+        .iter()
+        .find(|c| c.type_ == REACHABLE)
+        .unwrap();
+    assert!(c.message.contains("tls handshake eof"), "{}", c.message);
+}
+
+#[test]
+fn retries_back_off_and_parked_clusters_wait() {
+    use std::time::Duration;
+    let ready = next_status(&ClusterStatus::default(), &all_good(now()), now(), None);
+    assert_eq!(
+        requeue(&ready, &all_good(now()), 0),
+        crate::reconcile::cluster::RECHECK
+    );
+    let mut away = all_good(now());
+    away.reachable = Some(Err("unreachable".into()));
+    let s = next_status(&ready, &away, now(), None);
+    let waits: Vec<u64> = (1..=8).map(|n| requeue(&s, &away, n).as_secs()).collect();
+    assert_eq!(waits, [10, 20, 40, 80, 160, 300, 300, 300]);
+    let mut broken = away.clone();
+    broken.permanent = true;
+    let s = next_status(&ready, &broken, now(), None);
+    assert_eq!(requeue(&s, &broken, 1), Duration::from_secs(300));
+    let mut hibernated = all_good(now());
+    hibernated.hibernated = true;
+    let s = next_status(&ready, &hibernated, now(), None);
+    assert_eq!(
+        requeue(&s, &hibernated, 0),
+        crate::reconcile::cluster::RECHECK
+    );
+    let mut waiting = all_good(now());
+    waiting.heartbeat = Some(Ok(None));
+    let s = next_status(&ClusterStatus::default(), &waiting, now(), None);
+    assert_eq!(
+        requeue(&s, &waiting, 0),
+        Duration::from_secs(10),
+        "waiting for the first heartbeat is not a failure"
+    );
 }

@@ -182,6 +182,7 @@ pub async fn run(
     };
     let cluster_store = stores.clusters.clone();
     let ctx = Arc::new(Context {
+        recorder: reconcile::recorder(garden.clone()),
         garden: garden.clone(),
         clusters,
         metrics: metrics.clone(),
@@ -207,7 +208,8 @@ pub async fn run(
         on_error(Kind::Cluster),
         ctx.clone(),
     );
-    let locations = Controller::new(all::<BackupLocation>(&garden), config())
+    let locations = Controller::new(all::<BackupLocation>(&garden), config());
+    let locations = reconcile::location::watch_clusters(locations, &garden)
         .graceful_shutdown_on(shutdown.clone())
         .run(
             timed(Kind::Location, reconcile::location::reconcile),

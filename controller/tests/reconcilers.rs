@@ -5,10 +5,16 @@
 #[path = "reconcilers/harness.rs"]
 mod harness;
 
+#[path = "reconcilers/events.rs"]
+mod events;
+
+#[path = "reconcilers/orphans.rs"]
+mod orphans;
+
 use std::time::Duration;
 
 use herbarium_api::agent::{BackupJob, LocationAccess, RestoreJob};
-use herbarium_api::constants::{AGENT_NAMESPACE, BACKUP_UID_LABEL, FORCE_DELETE_ANNOTATION};
+use herbarium_api::constants::{AGENT_NAMESPACE, BACKUP_UID_LABEL};
 use herbarium_api::garden::{
     Backup, BackupLocation, Cluster, ClusterPhase, DiscoveryConfig, Restore,
 };
@@ -86,13 +92,19 @@ async fn cluster_phase(garden: &Client, ns: &str, name: &str) -> Option<ClusterP
 }
 
 async fn wait_phase(garden: &Client, ns: &str, name: &str, phase: ClusterPhase) {
-    wait_for(
+    let waited = wait_for(
         &format!("Cluster {ns}/{name} to be {phase:?}"),
         WAIT,
         || async { (cluster_phase(garden, ns, name).await == Some(phase)).then_some(()) },
     )
-    .await
-    .unwrap();
+    .await;
+    if let Err(e) = waited {
+        let api: Api<Cluster> = Api::namespaced(garden.clone(), ns);
+        panic!(
+            "{e}; its status: {:#?}",
+            api.get(name).await.map(|c| c.status)
+        );
+    }
 }
 
 #[tokio::test]
@@ -390,61 +402,6 @@ async fn backups_and_restores_travel_to_the_agent_and_back() {
     })
     .await
     .unwrap();
-
-    // Force delete: the record goes, the location lists the data as orphaned.
-    let b2: Backup = serde_json::from_value(json!({
-        "apiVersion": "herbarium.io/v1alpha1", "kind": "Backup", "metadata": {"name": "b2"},
-        "spec": {"cluster": a, "location": location}
-    }))
-    .unwrap();
-    let b2 = backups.create(&PostParams::default(), &b2).await.unwrap();
-    let selector = format!("{BACKUP_UID_LABEL}={}", b2.uid().unwrap());
-    let job2 = wait_for("the second BackupJob", WAIT, || async {
-        jobs.list(&ListParams::default().labels(&selector))
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .next()
-    })
-    .await
-    .unwrap();
-    jobs.patch_status(
-        &job2.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&done),
-    )
-    .await
-    .unwrap();
-    wait_for("b2 to be Succeeded", WAIT, || async {
-        (format!("{:?}", backups.get("b2").await.ok()?.status?.run.phase?) == "Succeeded")
-            .then_some(())
-    })
-    .await
-    .unwrap();
-    let force = json!({"metadata": {"annotations": {FORCE_DELETE_ANNOTATION: "true"}}});
-    backups
-        .patch("b2", &PatchParams::default(), &Patch::Merge(&force))
-        .await
-        .unwrap();
-    backups
-        .delete("b2", &DeleteParams::default())
-        .await
-        .unwrap();
-    wait_for("b2 to be listed as orphaned", WAIT, || async {
-        let orphaned = locations.get(&location).await.ok()?.status?.orphaned;
-        orphaned
-            .iter()
-            .any(|o| o.name == "b2" && o.path == path)
-            .then_some(())
-    })
-    .await
-    .unwrap();
-    assert!(backups.get_opt("b2").await.unwrap().is_none());
-    assert!(
-        jobs.get_opt(&job2.name_any()).await.unwrap().is_some(),
-        "force delete does not touch the cluster"
-    );
 }
 
 #[tokio::test]

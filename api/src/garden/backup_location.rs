@@ -193,7 +193,9 @@ pub struct SyncStatus {
     pub last_request: Option<String>,
 }
 
-/// A backup whose record was force-deleted while its data stayed in storage.
+/// A backup whose record was force-deleted while its data stayed in storage. The controller
+/// reclaims it (deletes the data through the agent of `cluster`) once that cluster is Ready with
+/// valid access, then drops the entry.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrphanedBackup {
@@ -205,6 +207,13 @@ pub struct OrphanedBackup {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Time>,
+    /// When the controller asked an agent to delete the data (the BackupJob was deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_requested: Option<Time>,
+    /// What the reclaim waits for, or its last error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub message: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]

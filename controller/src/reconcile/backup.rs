@@ -1,12 +1,13 @@
 //! Backup → BackupJob in the backed-up cluster, and the job's status back into the Backup.
 //! Deleting a Backup deletes its data through an agent (finalizer `herbarium.io/backup`), unless
-//! it is force-deleted: then only the record goes and the location lists the data as orphaned.
+//! it is force-deleted: then the record goes at once and the location lists the data as orphaned
+//! until its cluster can delete it (see `reclaim`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use herbarium_api::agent::{BackupJob, BackupJobSpec, GardenRef};
-use herbarium_api::common::{BackupPhase, Origin, RuleAction};
+use herbarium_api::common::{BackupPhase, DeletionPolicy, Origin, RuleAction};
 use herbarium_api::constants::{
     AGENT_NAMESPACE, BACKUP_FINALIZER, BACKUP_LABEL, BACKUP_UID_LABEL, CLUSTER_LABEL,
     FORCE_DELETE_ANNOTATION, ORIGIN_LABEL, SCHEDULE_LABEL,
@@ -20,6 +21,7 @@ use kube::{Api, ResourceExt};
 use super::clients::{ReadyCluster, ready_cluster};
 use super::{Context, Error, add_finalizer, apply, conditions, names, patch_status_if_changed};
 use super::{orphans, remove_finalizer};
+use crate::events::{self, Note, reason};
 
 /// Condition: the BackupJob is in the cluster (or why not).
 pub const SCHEDULED: &str = "Scheduled";
@@ -74,7 +76,27 @@ pub async fn reconcile(backup: Arc<Backup>, ctx: Arc<Context>) -> Result<Action,
             "writing the status of Backup {}",
             backup.name_any()
         )))?;
+    ctx.publish(
+        backup.as_ref(),
+        events::backup(backup.status.as_ref(), &status),
+    )
+    .await;
     if expired(&status) {
+        let note = format!(
+            "ttl {} passed; deleting the Backup (and its data, unless the deletion policy is Retain)",
+            backup
+                .spec
+                .template
+                .ttl
+                .as_ref()
+                .map(|t| t.0.as_str())
+                .unwrap_or("?")
+        );
+        ctx.publish(
+            backup.as_ref(),
+            [Note::normal(reason::EXPIRED, "Delete", note)],
+        )
+        .await;
         api.delete(&backup.name_any(), &DeleteParams::default())
             .await
             .map_err(Error::kube("deleting an expired Backup"))?;
@@ -320,9 +342,26 @@ async fn cleanup(backup: &Backup, ctx: &Context) -> Result<Option<Duration>, Err
         .map(String::as_str)
         == Some("true")
     {
-        if let Some(path) = stored {
-            orphans::record(ctx, &namespace, &template.location, backup, &path).await?;
-        }
+        let note = match (&stored, template.deletion_policy) {
+            // Retain keeps the data on any deletion: nothing to reclaim later.
+            (Some(path), DeletionPolicy::Retain) => format!(
+                "force-deleted: the record goes; deletion policy Retain keeps the data at {path}"
+            ),
+            (Some(path), DeletionPolicy::Delete) => {
+                orphans::record(ctx, &namespace, &template.location, backup, path).await?;
+                format!(
+                    "force-deleted: the record goes now, the data at {path} when cluster {} can \
+                     delete it (listed in BackupLocation {}'s status.orphaned until then)",
+                    template.cluster, template.location
+                )
+            }
+            (None, _) => "force-deleted; it had no data in storage".to_string(),
+        };
+        ctx.publish(
+            backup,
+            [Note::warning(reason::FORCE_DELETED, "Delete", note)],
+        )
+        .await;
         return Ok(None);
     }
     // Data is deleted by the agent of the cluster that holds the job (the backed-up cluster, or
@@ -376,5 +415,7 @@ async fn cleanup(backup: &Backup, ctx: &Context) -> Result<Option<Duration>, Err
     patch_status_if_changed(&api, &backup.name_any(), backup.status.as_ref(), &status)
         .await
         .map_err(Error::kube("writing the status of a Backup being deleted"))?;
+    ctx.publish(backup, events::backup(backup.status.as_ref(), &status))
+        .await;
     Ok(Some(Duration::from_secs(30)))
 }

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use herbarium_api::constants::{
     AGENT_NAME, AGENT_NAMESPACE, AGENT_VERSION_ANNOTATION, CLUSTER_FINALIZER,
 };
-use herbarium_api::garden::{Cluster, ClusterPhase, DiscoveryConfig, IdentityStatus};
+use herbarium_api::garden::{Cluster, DiscoveryConfig, IdentityStatus};
 use herbarium_api::gardener::Shoot;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{DeleteParams, GetParams};
@@ -19,7 +19,9 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, ResourceExt};
 
 use super::{Context, Error, add_finalizer, patch_status_if_changed, remove_finalizer};
-use crate::cluster_status::{Heartbeat, Observed, next_status, no_managed_issuer};
+use crate::cluster_status::{
+    Heartbeat, Observed, failed_step, next_status, no_managed_issuer, requeue,
+};
 
 /// A failed registration step: the message for the condition, and whether a retry may help.
 #[derive(Debug, Clone)]
@@ -137,13 +139,12 @@ pub async fn reconcile(cluster: Arc<Cluster>, ctx: Arc<Context>) -> Result<Actio
     if written {
         tracing::debug!(cluster = %cluster.name_any(), phase = ?status.phase, had_status = cluster.status.is_some(), "Cluster status written");
     }
-    Ok(match status.phase {
-        Some(ClusterPhase::Ready) => Action::requeue(RECHECK),
-        Some(ClusterPhase::Unmanaged | ClusterPhase::Hibernated) => {
-            Action::requeue(Duration::from_secs(300))
-        }
-        _ => Action::requeue(Duration::from_secs(10)),
-    })
+    ctx.publish(cluster.as_ref(), crate::events::cluster(&previous, &status))
+        .await;
+    let failures = ctx
+        .memo
+        .count_failure(&cluster.uid().unwrap_or_default(), failed_step(&observed));
+    Ok(Action::requeue(requeue(&status, &observed, failures)))
 }
 
 /// The UID backups of this cluster are stored under: the Shoot's (stable across Cluster
@@ -186,15 +187,24 @@ async fn observe(
             o.shoot_error = shoot_error(shoot);
             match shoot.issuer_url() {
                 Some(url) if shoot.requests_managed_issuer() => Ok(url.to_string()),
-                _ => Err(no_managed_issuer()),
+                _ => {
+                    o.permanent = true;
+                    Err(no_managed_issuer())
+                }
             }
         }
         (_, _) => match &cluster.spec.kubeconfig {
             Some(k) => match ctx.registrar.check_issuer(&k.issuer_url).await {
                 Ok(()) => Ok(k.issuer_url.clone()),
-                Err(e) => Err(e.message),
+                Err(e) => {
+                    o.permanent = !e.retryable;
+                    Err(e.message)
+                }
             },
-            None => Err("the Cluster has no source".to_string()),
+            None => {
+                o.permanent = true;
+                Err("the Cluster has no source".to_string())
+            }
         },
     };
     if !o.managed || o.hibernated {
@@ -220,7 +230,8 @@ async fn observe(
                 identity
             }
             Err(e) => {
-                ctx.memo.forget(&uid);
+                ctx.memo.forget_identity(&uid);
+                o.permanent = !e.retryable;
                 o.identity = Some(Err(e.message));
                 return Ok(o);
             }
@@ -230,6 +241,7 @@ async fn observe(
     let client = match ctx.clusters.client(cluster).await {
         Ok(client) => client,
         Err(e) => {
+            o.permanent = !e.retryable();
             o.reachable = Some(Err(e.to_string()));
             return Ok(o);
         }
@@ -254,7 +266,10 @@ async fn observe(
                     ctx.memo.remember_agent(&uid, agent_key, version.clone());
                     Ok(version)
                 }
-                Err(e) => Err(e.message),
+                Err(e) => {
+                    o.permanent = !e.retryable;
+                    Err(e.message)
+                }
             }
         }
     });

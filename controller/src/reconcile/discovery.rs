@@ -20,6 +20,7 @@ use kube::{Api, ResourceExt};
 
 use super::{Context, Error, conditions, patch_status_if_changed};
 use crate::discovery::{ProjectInfo, adopting_config, selects};
+use crate::events::{Note, reason};
 
 /// The project a Shoot's namespace belongs to (Gardener: `Project.spec.namespace`).
 pub fn project_of(projects: &Store<Project>, namespace: &str) -> ProjectInfo {
@@ -87,15 +88,37 @@ pub async fn reconcile_shoot(shoot: Arc<Shoot>, ctx: Arc<Context>) -> Result<Act
         Some(cluster) if cluster.spec.gardener.is_none() => {
             tracing::warn!(cluster = %cluster.name_any(), %namespace, "a kubeconfig Cluster has the name of an adopted Shoot; leaving it alone");
         }
-        Some(_) => {
+        Some(cluster) => {
             let patch = serde_json::json!({ "spec": { "gardener": source } });
-            api.patch(
-                &shoot.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-            .map_err(Error::kube("pointing a Cluster at its Shoot"))?;
+            let patched = api
+                .patch(
+                    &shoot.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+                .map_err(Error::kube("pointing a Cluster at its Shoot"))?;
+            let old = cluster.spec.gardener.unwrap_or_default();
+            let note = if old.shoot_uid == source.shoot_uid {
+                Note::normal(
+                    reason::ADOPTED,
+                    "Discover",
+                    format!(
+                        "Shoot {} adopted by DiscoveryConfig {} (was {})",
+                        source.shoot_name, source.discovery_config, old.discovery_config
+                    ),
+                )
+            } else {
+                Note::normal(
+                    reason::SHOOT_RECREATED,
+                    "Discover",
+                    format!(
+                        "Shoot {} was re-created (UID {} → {}); the Cluster follows it",
+                        source.shoot_name, old.shoot_uid, source.shoot_uid
+                    ),
+                )
+            };
+            ctx.publish(&patched, [note]).await;
         }
         None => {
             let cluster = Cluster {
@@ -124,7 +147,15 @@ pub async fn reconcile_shoot(shoot: Arc<Shoot>, ctx: Arc<Context>) -> Result<Act
                 ..Default::default()
             };
             match api.create(&params, &cluster).await {
-                Ok(_) => {}
+                Ok(created) => {
+                    let note = format!(
+                        "Shoot {} adopted by DiscoveryConfig {}",
+                        shoot.name_any(),
+                        config.name_any()
+                    );
+                    ctx.publish(&created, [Note::normal(reason::ADOPTED, "Discover", note)])
+                        .await;
+                }
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(e) => return Err(Error::kube("registering a Shoot as a Cluster")(e)),
             }

@@ -1,7 +1,7 @@
 //! BackupLocation → one LocationAccess in each assigned cluster; the agents' validations back
 //! into the location's status and phase. Clusters taken off the list lose their LocationAccess;
 //! deleting the location removes them all (finalizer `herbarium.io/location`). Syncs are in
-//! [`super::sync`].
+//! [`super::sync`], the reclaim of orphaned backups in [`super::reclaim`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,14 +11,17 @@ use herbarium_api::constants::{
     AGENT_NAMESPACE, LOCATION_FINALIZER, LOCATION_LABEL, VALIDATE_REQUESTED_ANNOTATION,
 };
 use herbarium_api::garden::{
-    BackupLocation, BackupLocationStatus, ClusterValidation, ValidationState,
+    BackupLocation, BackupLocationStatus, Cluster, ClusterValidation, ValidationState,
 };
 use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams};
-use kube::runtime::controller::Action;
-use kube::{Api, ResourceExt};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
 
 use super::clients::ready_cluster;
-use super::{Context, Error, add_finalizer, apply, remove_finalizer, sync};
+use super::{Context, Error, add_finalizer, apply, reclaim, remove_finalizer, sync};
+use crate::events;
 use crate::location::location_phase;
 
 pub async fn reconcile(location: Arc<BackupLocation>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -62,7 +65,10 @@ pub async fn reconcile(location: Arc<BackupLocation>, ctx: Arc<Context>) -> Resu
     }
     status.observed_generation = location.metadata.generation;
     let sync_wait = sync::reconcile(&ctx, &location, &mut status).await?;
+    let reclaim_wait = reclaim::reconcile(&ctx, &location, &mut status).await?;
     write_status(&api, &location, &previous, status.clone()).await?;
+    ctx.publish(location.as_ref(), events::location(&previous, &status))
+        .await;
     let settled = states
         .iter()
         .all(|s| matches!(s, ValidationState::Valid | ValidationState::Failed));
@@ -71,7 +77,62 @@ pub async fn reconcile(location: Arc<BackupLocation>, ctx: Arc<Context>) -> Resu
     } else {
         Duration::from_secs(10)
     };
-    Ok(Action::requeue(sync_wait.map_or(wait, |s| s.min(wait))))
+    let wait = [sync_wait, reclaim_wait]
+        .into_iter()
+        .flatten()
+        .fold(wait, Duration::min);
+    Ok(Action::requeue(wait))
+}
+
+/// Adds a watch on Clusters to the location controller: a cluster turning Ready or not (phase,
+/// managed, storage UID) changes what its locations can do — validate, sync, reclaim orphans —
+/// so each location listing it is reconciled. Other Cluster changes trigger nothing.
+pub fn watch_clusters(
+    controller: Controller<BackupLocation>,
+    garden: &Client,
+) -> Controller<BackupLocation> {
+    let locations = controller.store();
+    // What each Cluster looked like when last seen (a hand-made predicate filter; kube's needs
+    // an unstable feature for controllers).
+    let seen = std::sync::Mutex::new(std::collections::HashMap::<(String, String), u64>::new());
+    controller.watches(
+        Api::<Cluster>::all(garden.clone()),
+        watcher::Config::default().any_semantic(),
+        move |cluster: Cluster| {
+            let namespace = cluster.namespace();
+            let name = cluster.name_any();
+            let key = (namespace.clone().unwrap_or_default(), name.clone());
+            let now = registration(&cluster);
+            let before = seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, now);
+            let changed = before != Some(now);
+            locations
+                .state()
+                .into_iter()
+                .filter(|l| {
+                    changed && l.namespace() == namespace && l.spec.clusters.contains(&name)
+                })
+                .map(|l| ObjectRef::from(l.as_ref()))
+                .collect::<Vec<_>>()
+        },
+    )
+}
+
+/// What of a Cluster matters to its locations.
+fn registration(cluster: &Cluster) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let status = cluster.status.as_ref();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        status.and_then(|s| s.phase).map(|p| format!("{p:?}")),
+        status.map(|s| s.managed),
+        status.and_then(|s| s.cluster_uid.clone()),
+        cluster.metadata.deletion_timestamp.is_some(),
+    )
+        .hash(&mut h);
+    h.finish()
 }
 
 /// Writes the status when it changed, leaving `orphaned` to [`super::orphans`].

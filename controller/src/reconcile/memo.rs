@@ -25,6 +25,8 @@ struct Entry {
     installed_at: Option<Instant>,
     /// The heartbeat went stale: the next install is forced.
     repair: bool,
+    /// Consecutive reconciles with a failed registration step (for the retry backoff).
+    failures: u32,
 }
 
 impl Memo {
@@ -91,6 +93,28 @@ impl Memo {
         });
     }
 
+    /// Ensure the identity again next time (the last ensure failed).
+    pub fn forget_identity(&self, uid: &str) {
+        self.with(|m| {
+            if let Some(e) = m.get_mut(uid) {
+                e.identity = None;
+            }
+        });
+    }
+
+    /// Counts a reconcile: consecutive failures so far including this one, 0 after a success.
+    pub fn count_failure(&self, uid: &str, failed: bool) -> u32 {
+        self.with(|m| {
+            let entry = m.entry(uid.to_string()).or_default();
+            entry.failures = if failed {
+                entry.failures.saturating_add(1)
+            } else {
+                0
+            };
+            entry.failures
+        })
+    }
+
     pub fn forget(&self, uid: &str) {
         self.with(|m| m.remove(uid));
     }
@@ -122,6 +146,10 @@ mod tests {
         assert_eq!(memo.agent("u", 7, Duration::ZERO), None, "recheck due");
         memo.forget("u");
         assert_eq!(memo.agent("u", 7, hour), None);
+        assert_eq!(memo.count_failure("u", true), 1);
+        assert_eq!(memo.count_failure("u", true), 2);
+        assert_eq!(memo.count_failure("u", false), 0);
+        assert_eq!(memo.count_failure("u", true), 1);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod location;
 pub mod memo;
 pub mod names;
 pub mod orphans;
+pub mod reclaim;
 pub mod restore;
 pub mod schedule;
 pub mod sync;
@@ -25,6 +26,7 @@ use herbarium_api::garden::{BackupLocation, Cluster, DiscoveryConfig};
 use herbarium_api::gardener::{Project, Shoot};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::{Api, Client, Resource};
 use serde::Serialize;
@@ -32,6 +34,7 @@ use serde::de::DeserializeOwned;
 
 pub use clients::AgentClients;
 
+use crate::events::Note;
 use crate::metrics::Metrics;
 
 /// What every reconciler gets.
@@ -47,6 +50,49 @@ pub struct Context {
     pub memo: memo::Memo,
     /// Caches of the garden objects several reconcilers look through.
     pub stores: Stores,
+    /// Publishes Kubernetes Events about the garden objects (see [`Context::publish`]).
+    pub recorder: Recorder,
+}
+
+/// The name events are reported under.
+pub const REPORTER: &str = "herbarium-controller";
+
+/// A recorder writing `events.k8s.io/v1` Events into the garden as [`REPORTER`], instance the
+/// pod's name (`POD_NAME`) or else the host name.
+pub fn recorder(garden: Client) -> Recorder {
+    let mut reporter = Reporter::from(REPORTER);
+    if let Ok(pod) = std::env::var("POD_NAME") {
+        reporter.instance = Some(pod);
+    }
+    Recorder::new(garden, reporter)
+}
+
+impl Context {
+    /// Publishes `notes` as Events about `object`. Callers pass only transitions (see
+    /// [`crate::events`]): events are API writes, and an object at rest must cost none. A failure
+    /// is logged and never fails the reconcile; the status already says what the event would.
+    pub async fn publish<K>(&self, object: &K, notes: impl IntoIterator<Item = Note>)
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let reference = object.object_ref(&());
+        for note in notes {
+            let event = Event {
+                type_: note.type_,
+                reason: note.reason.to_string(),
+                note: Some(note.note),
+                action: note.action.to_string(),
+                secondary: None,
+            };
+            if let Err(e) = self.recorder.publish(&event, &reference).await {
+                tracing::warn!(
+                    kind = ?reference.kind, namespace = ?reference.namespace, name = ?reference.name,
+                    reason = note.reason,
+                    "publishing an event failed (not retried; the object's status carries the same news): {e}"
+                );
+            }
+        }
+    }
 }
 
 /// Reflector stores, filled by watches the controller runs (see `run`).

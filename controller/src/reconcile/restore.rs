@@ -15,6 +15,7 @@ use kube::{Api, ResourceExt};
 
 use super::clients::ready_cluster;
 use super::{Context, Error, apply, conditions, names, patch_status_if_changed};
+use crate::events::{self, reason};
 
 /// Condition: the RestoreJob is in the target cluster (or why not).
 pub const SCHEDULED: &str = "Scheduled";
@@ -28,14 +29,14 @@ pub async fn reconcile(restore: Arc<Restore>, ctx: Arc<Context>) -> Result<Actio
         Action::await_change()
     } else {
         match plan(&restore, &ctx, &mut status).await? {
-            Err(reason) => {
+            Err((why, message)) => {
                 status.run.phase.get_or_insert(RestorePhase::Pending);
                 conditions::set(
                     &mut status.conditions,
                     SCHEDULED,
                     false,
-                    "Waiting",
-                    reason,
+                    why,
+                    message,
                     restore.metadata.generation,
                 );
                 Action::requeue(Duration::from_secs(30))
@@ -55,6 +56,11 @@ pub async fn reconcile(restore: Arc<Restore>, ctx: Arc<Context>) -> Result<Actio
             "writing the status of Restore {}",
             restore.name_any()
         )))?;
+    ctx.publish(
+        restore.as_ref(),
+        events::restore(restore.status.as_ref(), &status),
+    )
+    .await;
     Ok(action)
 }
 
@@ -65,12 +71,15 @@ fn is_final(status: &RestoreStatus) -> bool {
     )
 }
 
+/// Why a restore does not run (yet): the condition's reason (`Refused` or `Waiting`) and message.
+type NotNow = (&'static str, String);
+
 /// Checks the backup and the target, writes the job and copies its status into `status`.
 async fn plan(
     restore: &Restore,
     ctx: &Context,
     status: &mut RestoreStatus,
-) -> Result<Result<(), String>, Error> {
+) -> Result<Result<(), NotNow>, Error> {
     let namespace = restore.namespace().unwrap_or_default();
     let backups: Api<Backup> = Api::namespaced(ctx.garden.clone(), &namespace);
     let Some(backup) = backups
@@ -78,9 +87,12 @@ async fn plan(
         .await
         .map_err(Error::kube("reading the Backup"))?
     else {
-        return Ok(Err(format!(
-            "no Backup {:?} in namespace {namespace}",
-            restore.spec.backup
+        return Ok(Err((
+            reason::WAITING,
+            format!(
+                "no Backup {:?} in namespace {namespace}",
+                restore.spec.backup
+            ),
         )));
     };
     let backup_status = backup.status.clone().unwrap_or_default();
@@ -94,7 +106,10 @@ async fn plan(
         backup_status.cluster_uid.clone(),
     )
     else {
-        return Ok(Err(format!("Backup {} is not complete", backup.name_any())));
+        return Ok(Err((
+            reason::WAITING,
+            format!("Backup {} is not complete", backup.name_any()),
+        )));
     };
     let target = restore
         .spec
@@ -117,16 +132,20 @@ async fn plan(
                 .any(|c| c.cluster == target && c.state == ValidationState::Valid)
         });
     if !valid {
-        return Ok(Err(format!(
-            "refused: cluster {target} has no validated access to BackupLocation {location_name}, \
-             where Backup {} is stored; assign the cluster to the location first",
-            backup.name_any()
+        return Ok(Err((
+            reason::REFUSED,
+            format!(
+                "refused: cluster {target} has no validated access to BackupLocation \
+                 {location_name}, where Backup {} is stored; assign the cluster to the location \
+                 first",
+                backup.name_any()
+            ),
         )));
     }
     let ready = match ready_cluster(&ctx.garden, ctx.clusters.as_ref(), &namespace, &target).await?
     {
         Ok(ready) => ready,
-        Err(reason) => return Ok(Err(reason)),
+        Err(why) => return Ok(Err((reason::WAITING, why))),
     };
     let jobs: Api<RestoreJob> = Api::namespaced(ready.client.clone(), AGENT_NAMESPACE);
     let name = names::job_name(&restore.name_any(), &restore.uid().unwrap_or_default());

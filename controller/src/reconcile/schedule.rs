@@ -16,6 +16,7 @@ use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 
 use super::{Context, Error, conditions, patch_status_if_changed};
+use crate::events::{self, Note, reason};
 use crate::schedule::{Candidate, Schedule, to_delete};
 
 /// The run to make now, if one is due: the latest scheduled time not after `now` and after the
@@ -85,6 +86,12 @@ pub async fn reconcile(bs: Arc<BackupSchedule>, ctx: Arc<Context>) -> Result<Act
             patch_status_if_changed(&api, &bs.name_any(), bs.status.as_ref(), &status)
                 .await
                 .map_err(Error::kube("writing BackupSchedule status"))?;
+            let previous = bs.status.as_ref().map(|s| s.conditions.as_slice());
+            ctx.publish(
+                bs.as_ref(),
+                events::schedule(previous.unwrap_or_default(), &status.conditions),
+            )
+            .await;
             return Ok(Action::requeue(Duration::from_secs(300)));
         }
         Ok(s) => s,
@@ -105,17 +112,29 @@ pub async fn reconcile(bs: Arc<BackupSchedule>, ctx: Arc<Context>) -> Result<Act
         .map(|t| to_chrono(&t))
         .unwrap_or(now);
     let last = status.last_schedule_time.as_ref().map(to_chrono);
+    let mut notes = Vec::new();
     if let Some(at) = due_run(&schedule, created, last, now) {
         match skip_reason(&ctx, &bs, &namespace).await? {
-            Some(reason) => {
+            Some(why) => {
+                notes.push(Note::normal(
+                    reason::RUN_SKIPPED,
+                    "Schedule",
+                    format!("the run at {} was skipped: {why}", at.to_rfc3339()),
+                ));
                 status.last_skipped = Some(SkippedRun {
                     time: to_time(at),
-                    reason,
+                    reason: why,
                 })
             }
             None => {
                 let name = backup_name(&bs.name_any(), at);
-                create_backup(&ctx, &bs, &namespace, &name).await?;
+                if create_backup(&ctx, &bs, &namespace, &name).await? {
+                    notes.push(Note::normal(
+                        reason::BACKUP_CREATED,
+                        "Schedule",
+                        format!("Backup {name} for the run at {}", at.to_rfc3339()),
+                    ));
+                }
                 status.last_backup = Some(name);
             }
         }
@@ -126,10 +145,20 @@ pub async fn reconcile(bs: Arc<BackupSchedule>, ctx: Arc<Context>) -> Result<Act
         None => schedule.first_run(created),
     };
     status.next_schedule_time = Some(to_time(next));
-    retain(&ctx, &bs, &namespace, schedule.retain).await?;
+    for name in retain(&ctx, &bs, &namespace, schedule.retain).await? {
+        notes.push(Note::normal(
+            reason::PRUNED,
+            "Schedule",
+            format!(
+                "deleted Backup {name}: beyond the policy's retain of {}",
+                schedule.retain
+            ),
+        ));
+    }
     patch_status_if_changed(&api, &bs.name_any(), bs.status.as_ref(), &status)
         .await
         .map_err(Error::kube("writing BackupSchedule status"))?;
+    ctx.publish(bs.as_ref(), notes).await;
     let wait = (next - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(1);
     // Also look at retention while backups of this schedule finish.
     Ok(Action::requeue(wait.min(Duration::from_secs(300))))
@@ -154,12 +183,13 @@ async fn skip_reason(
     })
 }
 
+/// Whether it created the Backup (false: an earlier attempt did).
 async fn create_backup(
     ctx: &Context,
     bs: &BackupSchedule,
     namespace: &str,
     name: &str,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let backups: Api<Backup> = Api::namespaced(ctx.garden.clone(), namespace);
     let backup = Backup {
         metadata: ObjectMeta {
@@ -179,19 +209,20 @@ async fn create_backup(
         status: None,
     };
     match backups.create(&PostParams::default(), &backup).await {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         // Made by an earlier attempt whose status write was lost.
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
         Err(e) => Err(Error::kube("creating a scheduled Backup")(e)),
     }
 }
 
+/// Deletes what retention says; returns the names it deleted.
 async fn retain(
     ctx: &Context,
     bs: &BackupSchedule,
     namespace: &str,
     keep: usize,
-) -> Result<(), Error> {
+) -> Result<Vec<String>, Error> {
     let backups: Api<Backup> = Api::namespaced(ctx.garden.clone(), namespace);
     let mine = backups
         .list(&ListParams::default().labels(&format!("{SCHEDULE_LABEL}={}", bs.name_any())))
@@ -212,14 +243,15 @@ async fn retain(
             phase: b.status.as_ref().and_then(|s| s.run.phase),
         })
         .collect();
+    let mut deleted = Vec::new();
     for name in to_delete(&candidates, keep) {
         match backups.delete(&name, &DeleteParams::default()).await {
-            Ok(_) => {}
+            Ok(_) => deleted.push(name),
             Err(kube::Error::Api(s)) if s.code == 404 => {}
             Err(e) => return Err(Error::kube("deleting a Backup beyond retention")(e)),
         }
     }
-    Ok(())
+    Ok(deleted)
 }
 
 #[cfg(test)]

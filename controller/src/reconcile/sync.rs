@@ -1,7 +1,9 @@
 //! Syncing a BackupLocation: once when sync is enabled and a cluster is valid, then on each new
 //! `herbarium.io/sync-requested` value. One Ready cluster with valid access runs a SyncJob; when
 //! it succeeds, every Synced BackupJob there that the garden does not know (by backup UID)
-//! becomes a garden Backup, so no backup is imported twice.
+//! becomes a garden Backup, so no backup is imported twice. Orphans (force-deleted backups listed
+//! in the location's status) are never imported: their data is on its way out (see
+//! [`super::reclaim`]).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -20,6 +22,7 @@ use kube::{Api, ResourceExt};
 
 use super::clients::{ReadyCluster, ready_cluster};
 use super::{Context, Error, apply, names, patch_status_if_changed};
+use crate::events::{Note, reason};
 
 /// The request a sync should serve now, if any: `initial` once sync is enabled, then each new
 /// value of the annotation.
@@ -132,7 +135,8 @@ pub async fn reconcile(
     sync.message = job_status.message.clone();
     let wait = match job_status.phase {
         Some(SyncPhase::Succeeded) => {
-            sync.imported = import(ctx, location, &ready).await?;
+            let orphans: BTreeSet<String> = status.orphaned.iter().map(|o| o.uid.clone()).collect();
+            sync.imported = import(ctx, location, &ready, &orphans).await?;
             sync.phase = SyncPhase::Succeeded;
             sync.completion_time = job_status.completion_time;
             None
@@ -148,10 +152,6 @@ pub async fn reconcile(
         }
     };
     status.sync = Some(sync);
-    if wait.is_none() {
-        let imported: BTreeSet<String> = known_uids(ctx, &namespace).await?;
-        status.orphaned.retain(|o| !imported.contains(&o.uid));
-    }
     Ok(wait)
 }
 
@@ -165,11 +165,13 @@ async fn known_uids(ctx: &Context, namespace: &str) -> Result<BTreeSet<String>, 
     Ok(list.items.iter().map(super::backup::storage_uid).collect())
 }
 
-/// Creates a garden Backup for each Synced BackupJob of this location the garden does not know.
+/// Creates a garden Backup for each Synced BackupJob of this location the garden does not know,
+/// except for the `orphans`.
 async fn import(
     ctx: &Context,
     location: &BackupLocation,
     ready: &ReadyCluster,
+    orphans: &BTreeSet<String>,
 ) -> Result<i64, Error> {
     let namespace = location.namespace().unwrap_or_default();
     let known = known_uids(ctx, &namespace).await?;
@@ -185,7 +187,7 @@ async fn import(
         .into_iter()
         .filter(|j| j.spec.origin == Origin::Synced && j.spec.location == location.name_any())
     {
-        if known.contains(&job.spec.backup_uid) {
+        if known.contains(&job.spec.backup_uid) || orphans.contains(&job.spec.backup_uid) {
             continue;
         }
         let name = if backups
@@ -234,6 +236,15 @@ async fn import(
                     .await
                     .map_err(Error::kube("writing the status of an imported Backup"))?;
                 imported += 1;
+                let note = format!(
+                    "found in storage by the sync through cluster {} (backup {} of cluster UID {}, at {})",
+                    ready.cluster.name_any(),
+                    job.spec.backup_name,
+                    job.spec.cluster_uid,
+                    status.run.storage_path.as_deref().unwrap_or("?")
+                );
+                ctx.publish(&created, [Note::normal(reason::IMPORTED, "Sync", note)])
+                    .await;
             }
             Err(kube::Error::Api(s)) if s.code == 409 => continue,
             Err(e) => return Err(Error::kube("importing a Backup")(e)),

@@ -28,12 +28,37 @@ fn routes() -> &'static Mutex<HashMap<(String, String), usize>> {
     ROUTES.get_or_init(Default::default)
 }
 
+/// How often a client for `(namespace, name)` was asked for: every Cluster reconcile that gets
+/// past the identity step asks once, so a test can tell that a reconcile ran without waiting a
+/// fixed time.
+static CONNECTS: OnceLock<Mutex<HashMap<(String, String), u64>>> = OnceLock::new();
+
+/// Clients handed out for the Cluster `namespace/name` so far (see [`CONNECTS`]).
+pub fn connects(namespace: &str, name: &str) -> u64 {
+    CONNECTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .get(&(namespace.to_string(), name.to_string()))
+        .copied()
+        .unwrap_or(0)
+}
+
 /// Routes the Cluster `namespace/name` to local cluster `index`.
 pub fn route(namespace: &str, name: &str, index: usize) {
     routes()
         .lock()
         .unwrap()
         .insert((namespace.into(), name.into()), index);
+}
+
+/// Takes the route of the Cluster `namespace/name` away: the controller can no longer reach it
+/// (as with a network partition; the cluster itself keeps running).
+pub fn unroute(namespace: &str, name: &str) {
+    routes()
+        .lock()
+        .unwrap()
+        .remove(&(namespace.to_string(), name.to_string()));
 }
 
 /// Starts the controller once; returns the registrar it uses.
@@ -128,12 +153,19 @@ impl AgentClients for LocalClusters {
     fn client<'a>(&'a self, cluster: &'a Cluster) -> BoxFuture<'a, Result<Client, Error>> {
         Box::pin(async move {
             let key = (cluster.namespace().unwrap_or_default(), cluster.name_any());
+            *CONNECTS
+                .get_or_init(Default::default)
+                .lock()
+                .unwrap()
+                .entry(key.clone())
+                .or_default() += 1;
             let index = routes().lock().unwrap().get(&key).copied();
             let Some(index) = index else {
+                // Like a network partition: may heal.
                 return Err(Error::Cluster {
                     cluster: key.1,
                     message: "no route to a local cluster".into(),
-                    retryable: false,
+                    retryable: true,
                 });
             };
             if let Some(client) = self.cache.lock().unwrap().get(&index) {

@@ -25,6 +25,13 @@ impl Proc {
     }
 }
 
+impl Proc {
+    /// Whether the process is still running (it has not exited, crashed or been killed).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = Command::new("kill")
@@ -120,6 +127,15 @@ pub fn controller() -> Proc {
             (
                 "HERBARIUM_ARM_ENDPOINT",
                 a.var("HERBARIUM_ARM_ENDPOINT").into(),
+            ),
+            // Where identities of kubeconfig Clusters go (Shoots use their DiscoveryConfig's).
+            (
+                "HERBARIUM_SUBSCRIPTION_ID",
+                a.var("HERBARIUM_SUBSCRIPTION_ID").into(),
+            ),
+            (
+                "HERBARIUM_RESOURCE_GROUP",
+                a.var("HERBARIUM_RESOURCE_GROUP").into(),
             ),
             ("HERBARIUM_NO_LEADER_ELECTION", "true".into()),
         ],
