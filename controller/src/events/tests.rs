@@ -39,6 +39,18 @@ fn reasons(notes: &[Note]) -> Vec<&'static str> {
 }
 
 #[test]
+fn a_cluster_ready_in_one_reconcile_gets_one_event() {
+    let start = ClusterStatus::default();
+    let ready = next_status(&start, &observed(Some(now())), now(), Some(1));
+    assert_eq!(ready.phase, Some(ClusterPhase::Ready));
+    let notes = cluster(&start, &ready);
+    assert_eq!(reasons(&notes), [reason::READY]);
+    for part in ["client-1", "herbarium-p-a", "0.1.0", "heartbeats"] {
+        assert!(notes[0].note.contains(part), "{part}: {}", notes[0].note);
+    }
+}
+
+#[test]
 fn a_cluster_registering_then_ready_then_at_rest() {
     let start = ClusterStatus::default();
     let registering = next_status(&start, &observed(None), now(), Some(1));

@@ -147,15 +147,10 @@ pub async fn reconcile_shoot(shoot: Arc<Shoot>, ctx: Arc<Context>) -> Result<Act
                 ..Default::default()
             };
             match api.create(&params, &cluster).await {
-                Ok(created) => {
-                    let note = format!(
-                        "Shoot {} adopted by DiscoveryConfig {}",
-                        shoot.name_any(),
-                        config.name_any()
-                    );
-                    ctx.publish(&created, [Note::normal(reason::ADOPTED, "Discover", note)])
-                        .await;
-                }
+                // No event: the new Cluster names its DiscoveryConfig (label and spec), and its
+                // registration ends in one (Ready, or the step that failed). Re-adoption by
+                // another config is an event (above).
+                Ok(_) => {}
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(e) => return Err(Error::kube("registering a Shoot as a Cluster")(e)),
             }
