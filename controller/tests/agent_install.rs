@@ -1,20 +1,15 @@
 //! Installing the agent into a local cluster: the objects and their fields, re-install as reads
-//! only, repair of deleted and (forced) edited objects, pruning of another version's objects,
-//! and health from a heartbeat Lease.
+//! only, repair of deleted and (forced) edited objects, pruning of another version's objects.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use herbarium_controller::agent_install::{
-    AgentSpec, FEDERATED_TOKEN_FILE, InstallReport, agent_health, apply, install, manifests,
-    observe,
+    AgentSpec, FEDERATED_TOKEN_FILE, InstallReport, apply, install, manifests,
 };
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DynamicObject, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
 
@@ -76,16 +71,13 @@ where
 }
 
 #[tokio::test]
-async fn installs_reapplies_as_a_no_op_prunes_other_versions_and_reports_health() {
+async fn installs_reapplies_as_a_no_op_repairs_and_prunes_other_versions() {
     let client = env().clusters[1].client().await.unwrap();
     // Leftovers of an earlier run against the same environment.
     let nsd = Api::<ServiceAccount>::namespaced(client.clone(), NS);
     for name in ["user-account", "foreign", "agent-old-account"] {
         let _ = nsd.delete(name, &Default::default()).await;
     }
-    let _ = Api::<Lease>::namespaced(client.clone(), NS)
-        .delete("herbarium-agent", &Default::default())
-        .await;
     let v1 = spec("1.0.0");
     install(&client, &v1, false).await.expect("install");
 
@@ -297,50 +289,7 @@ async fn installs_reapplies_as_a_no_op_prunes_other_versions_and_reports_health(
     );
     assert!(exists(&roles, "herbarium-agent").await);
 
-    // Health: deployed (no pods run here), ready once the agent's Lease is fresh.
-    let stale = Duration::from_secs(60);
-    let (d, l) = observe(&client).await.unwrap();
-    assert!(l.is_none());
-    let h = agent_health(d.as_ref(), None, "2.0.0", Timestamp::now(), stale);
-    assert!(h.deployed.status && !h.ready.status, "{h:?}");
-    let mut lease_meta = labelled("herbarium-agent", Some(NS), &[]);
-    lease_meta.annotations = Some(
-        [(
-            "herbarium.io/agent-version".to_string(),
-            "2.0.0".to_string(),
-        )]
-        .into(),
-    );
-    Api::<Lease>::namespaced(client.clone(), NS)
-        .create(
-            &pp,
-            &Lease {
-                metadata: lease_meta,
-                spec: Some(LeaseSpec {
-                    holder_identity: Some("herbarium-agent-abc-123".into()),
-                    renew_time: Some(MicroTime(Timestamp::now())),
-                    lease_duration_seconds: Some(30),
-                    ..Default::default()
-                }),
-            },
-        )
-        .await
-        .unwrap();
-    let (d, l) = observe(&client).await.unwrap();
-    let h = agent_health(d.as_ref(), l.as_ref(), "2.0.0", Timestamp::now(), stale);
-    assert!(h.deployed.status && h.ready.status, "{h:?}");
-    assert_eq!(h.status.version.as_deref(), Some("2.0.0"));
-    let later = Timestamp::now()
-        .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(120))
-        .unwrap();
-    let h = agent_health(d.as_ref(), l.as_ref(), "2.0.0", later, stale);
-    assert_eq!(h.ready.reason, "HeartbeatStale");
-
-    // Leave no heartbeat or test objects behind for the test binaries that run after this one.
-    Api::<Lease>::namespaced(client.clone(), NS)
-        .delete("herbarium-agent", &Default::default())
-        .await
-        .unwrap();
+    // Leave no test objects behind for the test binaries that run after this one.
     for name in ["user-account", "foreign"] {
         accounts.delete(name, &Default::default()).await.unwrap();
     }

@@ -226,6 +226,22 @@ async fn a_shoot_without_a_managed_issuer_says_which_annotation_is_missing() {
 }
 
 /// Plays the agent: marks the LocationAccess of `location` in cluster `index` as validated.
+/// Waits for the BackupJob of the garden `backup` in local cluster `index`.
+async fn job_of(backup: &Backup, index: usize) -> BackupJob {
+    let jobs: Api<BackupJob> = Api::namespaced(cluster_client(index).await, AGENT_NAMESPACE);
+    let selector = format!("{BACKUP_UID_LABEL}={}", backup.uid().unwrap());
+    wait_for("the BackupJob", WAIT, || async {
+        jobs.list(&ListParams::default().labels(&selector))
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .next()
+    })
+    .await
+    .unwrap()
+}
+
 async fn validate(index: usize, location: &str) {
     let api: Api<LocationAccess> = Api::namespaced(cluster_client(index).await, AGENT_NAMESPACE);
     let access = wait_for("the LocationAccess", WAIT, || async {
@@ -284,17 +300,7 @@ async fn backups_and_restores_travel_to_the_agent_and_back() {
         .await
         .unwrap();
     let jobs: Api<BackupJob> = Api::namespaced(cluster_client(0).await, AGENT_NAMESPACE);
-    let selector = format!("{BACKUP_UID_LABEL}={}", backup.uid().unwrap());
-    let job = wait_for("the BackupJob", WAIT, || async {
-        jobs.list(&ListParams::default().labels(&selector))
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .next()
-    })
-    .await
-    .unwrap();
+    let job = job_of(&backup, 0).await;
     assert_eq!(
         job.spec.selection.as_ref().unwrap().namespaces,
         vec!["shop"]

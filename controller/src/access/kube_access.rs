@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client, ResourceExt};
 
 use super::ClientFactory;
-use super::kubeconfig::{classify, error_chain, factory_from_kubeconfig, probe};
+use super::kubeconfig::{classify, client_of, error_chain, factory_from_kubeconfig, probe};
 use super::{AccessError, ClusterAccess};
 use crate::keyed_lock::KeyedLock;
 
@@ -140,8 +140,7 @@ impl KubeAccess {
                 source_name: source_name.clone(),
                 message: format!("status.kubeconfig is not base64: {e}"),
             })?;
-        let factory = factory_from_kubeconfig(&bytes, &source_name).await?;
-        let client = build(&factory, &source_name)?;
+        let (factory, client) = factory_from_kubeconfig(&bytes, &source_name).await?;
         probe(&client, &factory.server(), true).await?;
         // Refresh relative to our clock: what is left now, minus the margin.
         let now = k8s_openapi::jiff::Timestamp::now().as_second();
@@ -176,7 +175,7 @@ impl KubeAccess {
         };
         let version = secret.resource_version();
         if let Some(c) = cached.filter(|c| c.version.is_some() && c.version == version) {
-            let client = build(&c.factory, &c.source_name)?;
+            let client = client_of(&c.factory, &c.source_name)?;
             return Ok((c, client));
         }
         let bytes = secret
@@ -189,8 +188,7 @@ impl KubeAccess {
                 key: data_key.to_string(),
             })?;
         let source_name = format!("Secret {ns}/{name} key {data_key}");
-        let factory = factory_from_kubeconfig(&bytes.0, &source_name).await?;
-        let client = build(&factory, &source_name)?;
+        let (factory, client) = factory_from_kubeconfig(&bytes.0, &source_name).await?;
         probe(&client, &factory.server(), false).await?;
         let cached = Cached {
             factory,
@@ -200,15 +198,6 @@ impl KubeAccess {
         };
         Ok((cached, client))
     }
-}
-
-fn build(factory: &ClientFactory, source_name: &str) -> Result<Client, AccessError> {
-    factory
-        .client()
-        .map_err(|e| AccessError::MalformedKubeconfig {
-            source_name: source_name.to_string(),
-            message: e.to_string(),
-        })
 }
 
 fn garden_error(what: &str, e: kube::Error) -> AccessError {
@@ -240,13 +229,13 @@ impl ClusterAccess for KubeAccess {
             let valid =
                 |c: Option<Cached>| c.filter(|c| c.refresh_at.is_some_and(|t| Instant::now() < t));
             if let Some(c) = valid(self.cached(&k)) {
-                return build(&c.factory, &c.source_name);
+                return client_of(&c.factory, &c.source_name);
             }
             // One fetch per cluster; the result is stored before the lock is released, so the
             // waiters find it.
             let _one = self.fetching.lock(&format!("{}/{}", k.0, k.1)).await;
             if let Some(c) = valid(self.cached(&k)) {
-                return build(&c.factory, &c.source_name);
+                return client_of(&c.factory, &c.source_name);
             }
             let (fresh, client) = self.admin_kubeconfig(&k.0, &g.shoot_name).await?;
             self.store(k, fresh);

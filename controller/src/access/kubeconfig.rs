@@ -68,11 +68,11 @@ fn check_policy(kc: &Kubeconfig, source_name: &str) -> Result<(), AccessError> {
 }
 
 /// The client factory of kubeconfig bytes (its current context), with timeouts so an unreachable
-/// server fails a reconcile instead of blocking it.
+/// server fails a reconcile instead of blocking it, and a first client of it.
 pub async fn factory_from_kubeconfig(
     bytes: &[u8],
     source_name: &str,
-) -> Result<ClientFactory, AccessError> {
+) -> Result<(ClientFactory, Client), AccessError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| malformed(source_name, format!("not UTF-8: {e}")))?;
     let kc = Kubeconfig::from_yaml(text).map_err(|e| malformed(source_name, e.to_string()))?;
@@ -90,23 +90,16 @@ pub async fn factory_from_kubeconfig(
     config.read_timeout = Some(Duration::from_secs(60));
     config.write_timeout = Some(Duration::from_secs(60));
     let factory = ClientFactory::new(config).map_err(|e| malformed(source_name, e.to_string()))?;
-    // Fail here, not at first use, when the credentials cannot make a client.
-    factory
-        .client()
-        .map_err(|e| malformed(source_name, e.to_string()))?;
-    Ok(factory)
+    // The first client now: credentials that cannot make one fail here, not at first use.
+    let client = client_of(&factory, source_name)?;
+    Ok((factory, client))
 }
 
-/// A client from kubeconfig bytes ([`factory_from_kubeconfig`]) and the server URL.
-pub async fn client_from_kubeconfig(
-    bytes: &[u8],
-    source_name: &str,
-) -> Result<(Client, String), AccessError> {
-    let factory = factory_from_kubeconfig(bytes, source_name).await?;
-    let client = factory
+/// A new client of `factory`; an error means the kubeconfig named `source_name` is unusable.
+pub(super) fn client_of(factory: &ClientFactory, source_name: &str) -> Result<Client, AccessError> {
+    factory
         .client()
-        .map_err(|e| malformed(source_name, e.to_string()))?;
-    Ok((client, factory.server()))
+        .map_err(|e| malformed(source_name, e.to_string()))
 }
 
 /// Classifies an error of a call to the cluster at `server`.

@@ -60,7 +60,7 @@ async fn refuses_what_a_tenant_kubeconfig_must_not_do() {
         ),
     ];
     for (name, text, want) in cases {
-        let err = client_from_kubeconfig(text.as_bytes(), "test")
+        let err = factory_from_kubeconfig(text.as_bytes(), "test")
             .await
             .err()
             .unwrap_or_else(|| panic!("{name}: accepted"));
@@ -72,7 +72,7 @@ async fn refuses_what_a_tenant_kubeconfig_must_not_do() {
         assert!(!err.retryable(), "{name}");
     }
     assert!(
-        client_from_kubeconfig(kubeconfig(server, "    token: t").as_bytes(), "test")
+        factory_from_kubeconfig(kubeconfig(server, "    token: t").as_bytes(), "test")
             .await
             .is_ok(),
         "inline token"

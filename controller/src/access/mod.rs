@@ -24,7 +24,7 @@ pub use error::AccessError;
 pub use fake::{StaticAccess, StaticIssuers};
 pub use issuer::{HttpIssuerCheck, IssuerCheck, IssuerError, check_discovery_document};
 pub use kube_access::{AccessConfig, KubeAccess};
-pub use kubeconfig::{client_from_kubeconfig, probe};
+pub use kubeconfig::{factory_from_kubeconfig, probe};
 
 /// Gives clients for registered clusters.
 pub trait ClusterAccess: Send + Sync {

@@ -4,11 +4,9 @@
 //! conditions are computed from.
 
 use herbarium_api::constants::{
-    AGENT_NAME, AGENT_NAMESPACE, AGENT_VERSION_LABEL, CONTROLLER_MANAGER, MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
+    AGENT_NAMESPACE, AGENT_VERSION_LABEL, CONTROLLER_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
 };
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
@@ -187,24 +185,4 @@ pub async fn install(
         applied: plan.apply.iter().map(|m| key_of(m).to_string()).collect(),
         pruned: plan.delete.iter().map(ToString::to_string).collect(),
     })
-}
-
-/// The agent's Deployment and heartbeat Lease, as far as they exist.
-pub async fn observe(client: &Client) -> Result<(Option<Deployment>, Option<Lease>), InstallError> {
-    let deployment = Api::<Deployment>::namespaced(client.clone(), AGENT_NAMESPACE)
-        .get_opt(AGENT_NAME)
-        .await
-        .map_err(|e| {
-            InstallError::new(
-                format!("reading Deployment {AGENT_NAMESPACE}/{AGENT_NAME}"),
-                e,
-            )
-        })?;
-    let lease = Api::<Lease>::namespaced(client.clone(), AGENT_NAMESPACE)
-        .get_opt(AGENT_NAME)
-        .await
-        .map_err(|e| {
-            InstallError::new(format!("reading Lease {AGENT_NAMESPACE}/{AGENT_NAME}"), e)
-        })?;
-    Ok((deployment, lease))
 }

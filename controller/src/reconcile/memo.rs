@@ -21,8 +21,8 @@ struct Entry {
     identity: Option<(u64, IdentityStatus, Instant)>,
     /// Inputs, version and time of the last agent install.
     agent: Option<(u64, String, Instant)>,
-    /// When the last install happened, whatever its inputs (for the repair pause).
-    installed_at: Option<Instant>,
+    /// The agent has beaten since the last install.
+    beating: bool,
     /// The heartbeat went stale: the next install is forced.
     repair: bool,
     /// Consecutive reconciles with a failed registration step (for the retry backoff).
@@ -60,7 +60,7 @@ impl Memo {
         self.with(|m| {
             let e = m.entry(uid.to_string()).or_default();
             e.agent = Some((key, version, Instant::now()));
-            e.installed_at = Some(Instant::now());
+            e.beating = false;
             e.repair = false;
         });
     }
@@ -74,7 +74,7 @@ impl Memo {
     pub fn agent_beating(&self, uid: &str) {
         self.with(|m| {
             if let Some(e) = m.get_mut(uid) {
-                e.installed_at = None;
+                e.beating = true;
             }
         });
     }
@@ -85,7 +85,8 @@ impl Memo {
     pub fn agent_stale(&self, uid: &str, pause: Duration) {
         self.with(|m| {
             if let Some(e) = m.get_mut(uid)
-                && e.installed_at.is_none_or(|at| at.elapsed() >= pause)
+                && let Some((_, _, at)) = &e.agent
+                && (e.beating || at.elapsed() >= pause)
             {
                 e.agent = None;
                 e.repair = true;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use herbarium_api::agent::BackupJob;
-use herbarium_api::constants::{AGENT_NAMESPACE, BACKUP_UID_LABEL};
+use herbarium_api::constants::AGENT_NAMESPACE;
 use herbarium_api::garden::{Backup, BackupLocation, Cluster, ClusterPhase};
 use herbarium_controller::events::reason;
 use herbarium_test_support::wait_for;
@@ -12,7 +12,7 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
-use super::{WAIT, cluster_client, garden, harness, project, shoot, validate, wait_phase};
+use super::{WAIT, cluster_client, garden, harness, job_of, project, shoot, validate, wait_phase};
 
 /// The Events about `object` in its namespace: `(reason, type)` → how many Event objects, and
 /// each Event's name with its series count (a repeat within minutes becomes a series).
@@ -149,17 +149,7 @@ async fn events_tell_what_happened_and_nothing_at_rest() {
         .await
         .unwrap();
     let jobs: Api<BackupJob> = Api::namespaced(cluster_client(0).await, AGENT_NAMESPACE);
-    let selector = format!("{BACKUP_UID_LABEL}={}", backup.uid().unwrap());
-    let job = wait_for("the BackupJob", WAIT, || async {
-        jobs.list(&ListParams::default().labels(&selector))
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .next()
-    })
-    .await
-    .unwrap();
+    let job = job_of(&backup, 0).await;
     let started = wait_events(&garden, &backup, &[reason::BACKUP_STARTED]).await;
     assert!(
         started[0]
