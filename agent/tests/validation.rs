@@ -128,6 +128,8 @@ async fn no_role_is_authorization_failed_naming_the_role() {
         message.contains("Storage Blob Data Contributor"),
         "{message}"
     );
+    // The service's own words come along.
+    assert!(message.contains("is not authorized"), "{message}");
 }
 
 #[tokio::test]
@@ -142,15 +144,35 @@ async fn missing_container_is_container_not_found() {
     .await;
     let (r, message) = reason(&la);
     assert_eq!(r, ValidationReason::ContainerNotFound, "{message}");
+    assert!(message.contains("container does not exist"), "{message}");
+}
+
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn unreachable_entra_is_network_error_not_authentication() {
+    let c = container().await;
+    let mut settings = agent_with_role(&c).await;
+    settings.authority_host = format!("https://127.0.0.1:{}/", closed_port());
+    let (la, _, _) =
+        validate_once(location_spec(&c, &var("HERBARIUM_BLOB_ENDPOINT")), settings).await;
+    let (r, message) = reason(&la);
+    assert_eq!(r, ValidationReason::NetworkError, "{message}");
+    assert!(
+        message.contains("Entra ID") && message.contains("retried"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn closed_port_is_network_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let c = container().await;
     let settings = agent_with_role(&c).await;
     let endpoint = format!("https://127.0.0.1:{port}/devstoreaccount1");

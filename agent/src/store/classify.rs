@@ -10,6 +10,9 @@ mod kind {
     pub enum Kind {
         /// No token: the token file, Entra's answer, the credential's configuration.
         Credential,
+        /// No token because Entra ID was not reached, was busy (429) or failed (5xx): the same
+        /// request may succeed later.
+        TokenUnavailable,
         /// DNS, connect, TLS, timeout.
         Network,
         /// The service answered with a status.
@@ -62,6 +65,11 @@ pub(crate) fn classify(
                 .unwrap_or_default();
             StoreError::Authentication(format!("{what}: getting a token failed{hint}: {text}"))
         }
+        Kind::TokenUnavailable => StoreError::Network(format!(
+            "{what}: getting a token failed: Entra ID (AZURE_AUTHORITY_HOST) was not reached or \
+             is unavailable{}; retried: {text}",
+            status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
+        )),
         Kind::Network => StoreError::Network(format!(
             "{what}: the storage endpoint was not reached: {text}"
         )),
@@ -72,7 +80,8 @@ pub(crate) fn classify(
             {
                 StoreError::Authorization(format!(
                     "{what}: the agent's identity lacks the role \"Storage Blob Data Contributor\" \
-                     on the container ({c})"
+                     on the container ({c}: {})",
+                    service_message(text)
                 ))
             }
             (Some(401), _) | (Some(403), Some("InvalidAuthenticationInfo")) => {
@@ -81,7 +90,9 @@ pub(crate) fn classify(
                 ))
             }
             (Some(404), Some("ContainerNotFound")) => StoreError::ContainerNotFound(format!(
-                "{what}: the container does not exist; create it or fix the location"
+                "{what}: the container does not exist; create it or fix the location \
+                 (ContainerNotFound: {})",
+                service_message(text)
             )),
             (Some(404), Some("BlobNotFound")) => StoreError::NotFound(what.to_string()),
             (Some(s), _) => StoreError::Service {
@@ -94,6 +105,16 @@ pub(crate) fn classify(
             },
         },
     }
+}
+
+/// The service's own words from an SDK description: the `<Message>` of a storage error body
+/// (without its RequestId/Time lines), else the description's first line.
+fn service_message(text: &str) -> &str {
+    let message = match text.split_once("<Message>") {
+        Some((_, rest)) => rest.split("</Message>").next().unwrap_or(rest),
+        None => text,
+    };
+    message.lines().next().unwrap_or("").trim()
 }
 
 #[cfg(test)]
@@ -128,6 +149,19 @@ mod tests {
         assert!(
             matches!(&role, StoreError::Authorization(m) if m.contains("Storage Blob Data Contributor"))
         );
+        let body = "403: <?xml version=\"1.0\"?><Error><Code>AuthorizationPermissionMismatch</Code>\
+                    <Message>This request is not authorized.\nRequestId:1\nTime:2</Message></Error>";
+        let role = c(
+            Kind::Http,
+            Some(403),
+            Some("AuthorizationPermissionMismatch"),
+            body,
+        );
+        assert!(
+            role.to_string()
+                .ends_with("(AuthorizationPermissionMismatch: This request is not authorized.)"),
+            "{role}"
+        );
         assert!(matches!(
             c(Kind::Http, Some(404), Some("ContainerNotFound"), ""),
             StoreError::ContainerNotFound(_)
@@ -140,6 +174,12 @@ mod tests {
             c(Kind::Http, Some(401), None, "expired"),
             StoreError::Authentication(_)
         ));
+        let entra_down = c(Kind::TokenUnavailable, Some(503), None, "busy");
+        assert!(
+            matches!(&entra_down, StoreError::Network(m) if m.contains("Entra ID") && m.contains("HTTP 503")),
+            "{entra_down}"
+        );
+        assert!(entra_down.retryable());
         let net = c(Kind::Network, None, None, "connection refused");
         assert!(net.retryable() && net.to_string().contains("connection refused"));
         let busy = c(Kind::Http, Some(503), Some("ServerBusy"), "");

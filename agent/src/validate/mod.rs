@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use herbarium_api::agent::LocationAccessStatus;
-use herbarium_api::garden::ValidationReason;
+use herbarium_api::garden::{ValidationReason, ValidationState};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::format::validation_blob;
@@ -23,8 +23,14 @@ pub enum Decision {
     WaitFor(Duration),
 }
 
+/// How soon a failed validation is tried again (at most `every`): a role just granted takes
+/// minutes to reach the storage service, a network fault passes, a container gets created; none
+/// of them should leave the location Failed for the whole revalidation period.
+pub const RETRY_FAILED_AFTER: Duration = Duration::from_secs(60);
+
 /// Validate when the spec generation or the validate request differs from what the status
-/// served, when it was never validated, or when the last validation is older than `every`.
+/// served, when it was never validated, or when the last validation is older than `every`
+/// ([`RETRY_FAILED_AFTER`] if it failed).
 pub fn decide(
     generation: Option<i64>,
     validate_request: Option<&str>,
@@ -42,6 +48,11 @@ pub fn decide(
     }
     let Some(last) = status.last_validated.as_ref() else {
         return Decision::Validate;
+    };
+    let every = if status.state == ValidationState::Failed {
+        every.min(RETRY_FAILED_AFTER)
+    } else {
+        every
     };
     let age = Duration::try_from(now.duration_since(last.0)).unwrap_or(Duration::ZERO);
     if age >= every {
@@ -83,8 +94,23 @@ pub async fn probe<S: BlobStore>(
 pub fn outcome(result: &Result<(), StoreError>) -> (ValidationReason, Option<String>) {
     match result {
         Ok(()) => (ValidationReason::Valid, None),
-        Err(e) => (e.reason(), Some(e.to_string())),
+        Err(e) => (e.reason(), Some(bounded(e.to_string()))),
     }
+}
+
+/// Status messages stay readable: the service's text is kept up to this many bytes.
+const MAX_MESSAGE: usize = 1024;
+
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
 }
 
 #[cfg(test)]
@@ -147,6 +173,44 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_failed_validation_is_tried_again_within_a_minute() {
+        let now = Timestamp::now();
+        let every = Duration::from_secs(600);
+        let at = |secs| now - k8s_openapi::jiff::SignedDuration::from_secs(secs);
+        let failed = |secs| LocationAccessStatus {
+            state: ValidationState::Failed,
+            ..status(2, None, at(secs))
+        };
+        assert_eq!(
+            decide(Some(2), None, Some(&failed(20)), now, every),
+            Decision::WaitFor(Duration::from_secs(40))
+        );
+        assert_eq!(
+            decide(Some(2), None, Some(&failed(60)), now, every),
+            Decision::Validate
+        );
+        // A shorter period than the retry wins.
+        assert_eq!(
+            decide(
+                Some(2),
+                None,
+                Some(&failed(20)),
+                now,
+                Duration::from_secs(30)
+            ),
+            Decision::WaitFor(Duration::from_secs(10))
+        );
+        let valid = LocationAccessStatus {
+            state: ValidationState::Valid,
+            ..status(2, None, at(60))
+        };
+        assert_eq!(
+            decide(Some(2), None, Some(&valid), now, every),
+            Decision::WaitFor(Duration::from_secs(540))
+        );
+    }
+
     #[tokio::test]
     async fn probe_leaves_nothing_behind_and_reports_the_reason() {
         let store = MemoryStore::new();
@@ -158,5 +222,9 @@ mod tests {
         let (reason, message) = outcome(&result);
         assert_eq!(reason, ValidationReason::AuthorizationFailed);
         assert!(message.unwrap().contains("no role"));
+        store.fail_with(StoreError::Network("é".repeat(2000)));
+        let (_, message) = outcome(&probe(&store, Some("p"), "c1", "n3").await);
+        let message = message.unwrap();
+        assert!(message.len() <= MAX_MESSAGE + '…'.len_utf8() && message.ends_with('…'));
     }
 }

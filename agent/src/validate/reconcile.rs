@@ -87,7 +87,12 @@ pub async fn reconcile<F: StoreFactory>(
         name: name.clone(),
         source,
     })?;
-    Ok(Action::requeue(every))
+    let next = if reason == ValidationReason::Valid {
+        every
+    } else {
+        every.min(super::RETRY_FAILED_AFTER)
+    };
+    Ok(Action::requeue(next))
 }
 
 fn error_policy<F: StoreFactory>(

@@ -32,14 +32,20 @@ fn block_id(block: u32) -> Vec<u8> {
 
 impl AzureBlobStore {
     pub(super) fn err(&self, what: &str, e: azure_core::Error) -> StoreError {
-        let (status, code) = match e.kind() {
+        let (mut status, code) = match e.kind() {
             ErrorKind::HttpResponse {
                 status, error_code, ..
             } => (Some(u16::from(*status)), error_code.clone()),
             _ => (None, None),
         };
         let kind = match e.kind() {
-            ErrorKind::Credential => Kind::Credential,
+            ErrorKind::Credential => match token_unavailable(&e) {
+                Some(token_status) => {
+                    status = token_status;
+                    Kind::TokenUnavailable
+                }
+                None => Kind::Credential,
+            },
             ErrorKind::Connection | ErrorKind::Io => Kind::Network,
             ErrorKind::HttpResponse { .. } => Kind::Http,
             _ => Kind::Other,
@@ -52,6 +58,30 @@ impl AzureBlobStore {
             &describe(&e),
         )
     }
+}
+
+/// Whether a credential error is Entra ID being unreachable or unavailable rather than refusing
+/// this identity: azure_identity wraps every token failure as `Credential` and keeps the
+/// pipeline's error (connection, I/O, a 429/5xx answer, an answer that is no token response) as
+/// its source. `Some(status)` when it is, with the HTTP status if there was one.
+fn token_unavailable(e: &azure_core::Error) -> Option<Option<u16>> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(inner) = s.downcast_ref::<azure_core::Error>() {
+            match inner.kind() {
+                ErrorKind::Connection | ErrorKind::Io | ErrorKind::DataConversion => {
+                    return Some(None);
+                }
+                ErrorKind::HttpResponse { status, .. } => {
+                    let status = u16::from(*status);
+                    return (status == 429 || status >= 500).then_some(Some(status));
+                }
+                _ => {}
+            }
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// The error with its whole source chain: Entra's AADSTS codes sit in the inner errors.
