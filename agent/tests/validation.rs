@@ -114,6 +114,23 @@ async fn no_federated_credential_is_authentication_failed_with_the_aadsts_code()
 }
 
 #[tokio::test]
+async fn unknown_client_is_authentication_failed_naming_the_client_id() {
+    let c = container().await;
+    let unknown = "00000000-0000-4000-8000-00000000dead";
+    let (la, _, _) = validate_once(
+        location_spec(&c, &var("HERBARIUM_BLOB_ENDPOINT")),
+        settings(unknown, token_file("cluster-1")),
+    )
+    .await;
+    let (r, message) = reason(&la);
+    assert_eq!(r, ValidationReason::AuthenticationFailed);
+    assert!(
+        message.contains("AADSTS700016") && message.contains("AZURE_CLIENT_ID"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn no_role_is_authorization_failed_naming_the_role() {
     let c = container().await;
     let (client_id, _) = identity(Some("cluster-1")).await;
