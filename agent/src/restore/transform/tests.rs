@@ -86,7 +86,9 @@ fn namespaces_and_binding_subjects_are_renamed() {
 fn pv_and_pvc_references_and_storage_classes_are_mapped() {
     let pv = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv1",
         "annotations": {"volume.beta.kubernetes.io/storage-class": "fast"}},
-        "spec": {"storageClassName": "fast", "claimRef": {"kind": "PersistentVolumeClaim",
+        "spec": {"storageClassName": "fast", "persistentVolumeReclaimPolicy": "Delete",
+        "csi": {"driver": "disk.csi.azure.com", "volumeHandle": "/subscriptions/x/disks/d1"},
+        "claimRef": {"kind": "PersistentVolumeClaim",
         "namespace": "shop", "name": "data", "uid": "old", "resourceVersion": "9"}}});
     let got =
         restored(plan().prepare(&res("", "persistentvolumes", "PersistentVolume", false), pv));
@@ -95,6 +97,21 @@ fn pv_and_pvc_references_and_storage_classes_are_mapped() {
         json!({"kind": "PersistentVolumeClaim", "namespace": "shop-copy", "name": "data"})
     );
     assert_eq!(got["spec"]["storageClassName"], "premium");
+    assert_eq!(
+        got["spec"]["persistentVolumeReclaimPolicy"], "Retain",
+        "deleting the restored claim must not delete the source's disk"
+    );
+    assert_eq!(
+        got["spec"]["csi"]["volumeHandle"],
+        "/subscriptions/x/disks/d1"
+    );
+    let bare = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv2"},
+        "spec": {"capacity": {"storage": "1Gi"}}});
+    let got2 = restored(plan().prepare(
+        &res("", "persistentvolumes", "PersistentVolume", false),
+        bare,
+    ));
+    assert_eq!(got2["spec"]["persistentVolumeReclaimPolicy"], "Retain");
     assert_eq!(
         got["metadata"]["annotations"]["volume.beta.kubernetes.io/storage-class"],
         "premium"
