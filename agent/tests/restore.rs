@@ -10,7 +10,7 @@ use herbarium_agent::store::MemoryStore;
 use herbarium_api::agent::RestoreJob;
 use herbarium_api::common::RestorePhase;
 use herbarium_test_support::{env, unique_namespace, wait_for};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret};
 use kube::api::{DynamicObject, ListParams, PostParams};
 use kube::core::ApiResource;
 use kube::{Api, Client};
@@ -552,6 +552,92 @@ async fn replace_recreates_what_cannot_be_updated_and_interrupted_jobs_run_again
     let now = locks.get("l1").await.unwrap();
     assert_eq!(now.data["spec"]["size"], 3);
     assert_ne!(now.metadata.uid, old_uid, "re-created, not updated");
+    ctl.abort();
+}
+
+#[tokio::test]
+async fn replace_never_deletes_a_claim_it_cannot_update() {
+    let c1 = env().clusters[0].client().await.unwrap();
+    let ns = format!("claim-{}", std::process::id());
+    let pvc = |class: &str| {
+        json!({"metadata": {"name": "data", "namespace": ns}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "storageClassName": class,
+            "resources": {"requests": {"storage": "1Gi"}}}})
+    };
+    let store = Arc::new(MemoryStore::new());
+    let dir = write_backup(
+        &store,
+        "nightly",
+        UID,
+        &[
+            obj(
+                "v1",
+                "namespaces",
+                "Namespace",
+                false,
+                json!({"metadata": {"name": ns}}),
+            ),
+            obj(
+                "v1",
+                "persistentvolumeclaims",
+                "PersistentVolumeClaim",
+                true,
+                pvc("fast"),
+            ),
+        ],
+    )
+    .await;
+    Api::<Namespace>::all(c1.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    // The live claim differs in an immutable field: the update is refused (422).
+    let claims = Api::<PersistentVolumeClaim>::namespaced(c1.clone(), &ns);
+    let live = claims
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(pvc("slow")).unwrap(),
+        )
+        .await
+        .unwrap();
+    let agent = agent_namespace(&c1).await;
+    let ctl = start_controller(&c1, &agent, store).await;
+    let job = restore_job(
+        &c1,
+        &agent,
+        "replace",
+        &dir,
+        json!({"existingResourcePolicy": "Replace"}),
+    )
+    .await;
+    let status = run(&job);
+    let counts = status.counts.clone().unwrap();
+    assert_eq!(
+        (counts.restored, counts.failed),
+        (1, 1),
+        "the namespace is updated, the claim fails: {status:?}"
+    );
+    assert_eq!(status.phase, Some(RestorePhase::PartiallySucceeded));
+    let errors = &status.errors;
+    assert!(
+        errors.iter().any(|e| e.item.contains("persistentvolumeclaims")
+            && e.message
+                == "immutable fields differ; not replaced (a PVC is never deleted by a restore)"),
+        "{errors:?}"
+    );
+    let now = claims.get("data").await.unwrap();
+    assert_eq!(
+        now.metadata.uid, live.metadata.uid,
+        "the live claim is kept"
+    );
+    assert!(now.metadata.deletion_timestamp.is_none());
+    assert_eq!(
+        now.spec.unwrap().storage_class_name.as_deref(),
+        Some("slow")
+    );
     ctl.abort();
 }
 
