@@ -9,14 +9,12 @@ use common::restore::*;
 use herbarium_agent::store::MemoryStore;
 use herbarium_api::agent::RestoreJob;
 use herbarium_api::common::RestorePhase;
-use herbarium_test_support::{env, unique_namespace, wait_for};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret};
+use herbarium_test_support::{env, wait_for};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::api::{DynamicObject, ListParams, PostParams};
 use kube::core::ApiResource;
 use kube::{Api, Client};
-use serde_json::{Value, json};
-
-const UID: &str = "7d1e2f30-0000-4000-8000-0000000000a1";
+use serde_json::json;
 
 /// A backup of namespace `ns` with a mix of kinds, including a custom resource and its CRD.
 fn objects(ns: &str, crd_group: &str) -> Vec<Obj> {
@@ -112,63 +110,6 @@ fn objects(ns: &str, crd_group: &str) -> Vec<Obj> {
                 "metadata": {"name": "w1", "namespace": ns}, "spec": {"size": 3}}),
         },
     ]
-}
-
-fn leak(s: &str) -> &'static str {
-    Box::leak(s.to_string().into_boxed_str())
-}
-
-async fn agent_namespace(client: &Client) -> String {
-    unique_namespace(client, "hb-agent").await.unwrap()
-}
-
-async fn start_controller(
-    client: &Client,
-    namespace: &str,
-    store: Arc<MemoryStore>,
-) -> tokio::task::JoinHandle<()> {
-    location_access(client, namespace, "loc").await;
-    tokio::spawn(herbarium_agent::restore::job::run(context(
-        client, namespace, store,
-    )))
-}
-
-async fn restore_job(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-    dir: &str,
-    filter: Value,
-) -> RestoreJob {
-    let mut spec = json!({"backup": {"name": "nightly", "uid": UID, "clusterUID": CLUSTER_UID,
-        "storagePath": dir}, "location": "loc"});
-    spec.as_object_mut()
-        .unwrap()
-        .extend(filter.as_object().unwrap().clone());
-    let job: RestoreJob =
-        serde_json::from_value(json!({"apiVersion": "agent.herbarium.io/v1alpha1",
-        "kind": "RestoreJob", "metadata": {"name": name, "namespace": namespace}, "spec": spec}))
-        .unwrap();
-    let api = Api::<RestoreJob>::namespaced(client.clone(), namespace);
-    api.create(&PostParams::default(), &job).await.unwrap();
-    wait_for(&format!("RestoreJob {name} to finish"), WAIT * 3, || {
-        let api = api.clone();
-        async move {
-            let j = api.get(name).await.ok()?;
-            let phase = j.status.as_ref()?.run.phase?;
-            matches!(
-                phase,
-                RestorePhase::Succeeded | RestorePhase::PartiallySucceeded | RestorePhase::Failed
-            )
-            .then_some(j)
-        }
-    })
-    .await
-    .unwrap()
-}
-
-fn run(job: &RestoreJob) -> &herbarium_api::common::RestoreRunStatus {
-    &job.status.as_ref().unwrap().run
 }
 
 /// The restored objects of `ns` equal the backed-up ones, field by field (after cleaning).
@@ -552,92 +493,6 @@ async fn replace_recreates_what_cannot_be_updated_and_interrupted_jobs_run_again
     let now = locks.get("l1").await.unwrap();
     assert_eq!(now.data["spec"]["size"], 3);
     assert_ne!(now.metadata.uid, old_uid, "re-created, not updated");
-    ctl.abort();
-}
-
-#[tokio::test]
-async fn replace_never_deletes_a_claim_it_cannot_update() {
-    let c1 = env().clusters[0].client().await.unwrap();
-    let ns = format!("claim-{}", std::process::id());
-    let pvc = |class: &str| {
-        json!({"metadata": {"name": "data", "namespace": ns}, "spec": {
-            "accessModes": ["ReadWriteOnce"], "storageClassName": class,
-            "resources": {"requests": {"storage": "1Gi"}}}})
-    };
-    let store = Arc::new(MemoryStore::new());
-    let dir = write_backup(
-        &store,
-        "nightly",
-        UID,
-        &[
-            obj(
-                "v1",
-                "namespaces",
-                "Namespace",
-                false,
-                json!({"metadata": {"name": ns}}),
-            ),
-            obj(
-                "v1",
-                "persistentvolumeclaims",
-                "PersistentVolumeClaim",
-                true,
-                pvc("fast"),
-            ),
-        ],
-    )
-    .await;
-    Api::<Namespace>::all(c1.clone())
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-        )
-        .await
-        .unwrap();
-    // The live claim differs in an immutable field: the update is refused (422).
-    let claims = Api::<PersistentVolumeClaim>::namespaced(c1.clone(), &ns);
-    let live = claims
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(pvc("slow")).unwrap(),
-        )
-        .await
-        .unwrap();
-    let agent = agent_namespace(&c1).await;
-    let ctl = start_controller(&c1, &agent, store).await;
-    let job = restore_job(
-        &c1,
-        &agent,
-        "replace",
-        &dir,
-        json!({"existingResourcePolicy": "Replace"}),
-    )
-    .await;
-    let status = run(&job);
-    let counts = status.counts.clone().unwrap();
-    assert_eq!(
-        (counts.restored, counts.failed),
-        (1, 1),
-        "the namespace is updated, the claim fails: {status:?}"
-    );
-    assert_eq!(status.phase, Some(RestorePhase::PartiallySucceeded));
-    let errors = &status.errors;
-    assert!(
-        errors.iter().any(|e| e.item.contains("persistentvolumeclaims")
-            && e.message
-                == "immutable fields differ; not replaced (a PVC is never deleted by a restore)"),
-        "{errors:?}"
-    );
-    let now = claims.get("data").await.unwrap();
-    assert_eq!(
-        now.metadata.uid, live.metadata.uid,
-        "the live claim is kept"
-    );
-    assert!(now.metadata.deletion_timestamp.is_none());
-    assert_eq!(
-        now.spec.unwrap().storage_class_name.as_deref(),
-        Some("slow")
-    );
     ctl.abort();
 }
 

@@ -153,6 +153,12 @@ impl Plan {
                 }
                 self.map_storage_class(&mut object);
             }
+            ("apps", "statefulsets") => {
+                // The claims the StatefulSet makes are PVCs too: same shape (metadata + spec).
+                for template in array_mut(&mut object, "/spec/volumeClaimTemplates") {
+                    self.map_storage_class(template);
+                }
+            }
             ("", "services") => clean_service(&mut object),
             ("", "pods") => {
                 if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {

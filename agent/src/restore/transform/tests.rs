@@ -155,6 +155,36 @@ fn pv_and_pvc_references_and_storage_classes_are_mapped() {
 }
 
 #[test]
+fn statefulset_claim_templates_map_their_storage_class() {
+    let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "spec": {"volumeClaimTemplates": [
+            {"metadata": {"name": "data"}, "spec": {"storageClassName": "fast"}},
+            {"metadata": {"name": "wal", "annotations": {"volume.beta.kubernetes.io/storage-class": "fast"}},
+             "spec": {}},
+            {"metadata": {"name": "logs"}, "spec": {"storageClassName": "slow"}},
+            {"metadata": {"name": "tmp"}, "spec": {}}]}});
+    let got = restored(plan().prepare(&res("apps", "statefulsets", "StatefulSet", true), sts));
+    let t = &got["spec"]["volumeClaimTemplates"];
+    assert_eq!(t[0]["spec"]["storageClassName"], "premium");
+    assert_eq!(
+        t[1]["metadata"]["annotations"]["volume.beta.kubernetes.io/storage-class"],
+        "premium"
+    );
+    assert!(t[1]["spec"].get("storageClassName").is_none());
+    assert_eq!(
+        t[2]["spec"]["storageClassName"], "slow",
+        "unmapped classes stay"
+    );
+    assert_eq!(
+        t[3]["spec"],
+        json!({}),
+        "no class: the default class stays the default"
+    );
+    assert_eq!(got["metadata"]["namespace"], "shop-copy");
+}
+
+#[test]
 fn services_pods_and_service_accounts_lose_what_the_cluster_assigns() {
     let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "n"},
         "spec": {"type": "NodePort", "clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"],
