@@ -307,7 +307,7 @@ async fn existing_objects_are_retained_or_replaced() {
 }
 
 #[tokio::test]
-async fn a_corrupt_archive_fails_and_changes_nothing() {
+async fn a_corrupt_archive_or_another_clusters_backup_fails_and_changes_nothing() {
     let c1 = env().clusters[0].client().await.unwrap();
     let ns = format!("corrupt-{}", std::process::id());
     let store = Arc::new(MemoryStore::new());
@@ -316,14 +316,40 @@ async fn a_corrupt_archive_fails_and_changes_nothing() {
             json!({"metadata": {"name": format!("cm-{i}"), "namespace": ns}, "data": {"i": i.to_string()}}))))
         .collect();
     let dir = write_backup(&store, "nightly", UID, &objects).await;
+    let agent = agent_namespace(&c1).await;
+    let ctl = start_controller(&c1, &agent, store.clone()).await;
+
+    // A sound archive, but the job asks for another cluster's backup.
+    let job = restore_job(
+        &c1,
+        &agent,
+        "other-cluster",
+        &dir,
+        json!({"backup": {"name": "nightly", "uid": UID, "clusterUID": "another-cluster",
+            "storagePath": dir}}),
+    )
+    .await;
+    assert_eq!(run(&job).phase, Some(RestorePhase::Failed));
+    let message = &run(&job).errors.last().unwrap().message;
+    assert!(
+        message.contains("the restore asks for the backup of cluster \"another-cluster\""),
+        "{message}"
+    );
+    assert!(
+        Api::<Namespace>::all(c1.clone())
+            .get_opt(&ns)
+            .await
+            .unwrap()
+            .is_none(),
+        "namespace created"
+    );
+
     let archive = format!("{dir}resources.tar.zst");
     let mut bytes = store.blob(&archive).unwrap().to_vec();
     let last = bytes.len() - 10;
     bytes[last] ^= 0x55; // corrupt the end: the first objects would read fine
     store.set_blob(&archive, bytes);
 
-    let agent = agent_namespace(&c1).await;
-    let ctl = start_controller(&c1, &agent, store.clone()).await;
     let job = restore_job(&c1, &agent, "corrupt", &dir, json!({})).await;
     let status = run(&job);
     assert_eq!(status.phase, Some(RestorePhase::Failed));
