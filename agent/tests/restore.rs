@@ -611,3 +611,45 @@ async fn a_job_waits_for_its_location_to_arrive() {
     assert_eq!(run(&done).counts.clone().unwrap().restored, 1);
     ctl.abort();
 }
+
+/// Opens no store: what a location whose credentials do not work gives.
+struct Unopenable;
+
+impl herbarium_agent::context::StoreFactory for Unopenable {
+    type Store = Arc<MemoryStore>;
+    fn open(
+        &self,
+        _: &herbarium_api::agent::LocationAccessSpec,
+    ) -> Result<Self::Store, herbarium_agent::store::StoreError> {
+        Err(herbarium_agent::store::StoreError::Authentication(
+            "no token".into(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_restore_that_cannot_open_its_location_fails_and_is_counted() {
+    let c1 = env().clusters[0].client().await.unwrap();
+    let agent = agent_namespace(&c1).await;
+    location_access(&c1, &agent, "loc").await;
+    let ctx = Arc::new(herbarium_agent::context::Context::new(
+        c1.clone(),
+        &agent,
+        Unopenable,
+        herbarium_agent::metrics::Metrics::default(),
+    ));
+    let ctl = tokio::spawn(herbarium_agent::restore::job::run(ctx.clone()));
+    let job = restore_job(
+        &c1,
+        &agent,
+        "unopenable",
+        "herbarium/v1/backups/x/",
+        json!({}),
+    )
+    .await;
+    assert_eq!(run(&job).phase, Some(RestorePhase::Failed));
+    let message = &run(&job).errors.last().unwrap().message;
+    assert!(message.contains("opening the location failed"), "{message}");
+    assert_eq!(ctx.metrics.restores_with("Failed"), 1);
+    ctl.abort();
+}

@@ -1,6 +1,7 @@
-//! Restore and sync tests: a backup written straight into a store (until the
-//! agent's writer is merged, a small stand-in that follows docs/backup-format.md), the agent
-//! objects in a per-test namespace, and the controllers running against a MemoryStore.
+//! Restore and sync tests: a backup written straight into a store by a small writer that follows
+//! docs/backup-format.md (so a test controls every byte, including the broken ones; the agent's
+//! own writer is exercised by tests/azure_roundtrip.rs), the agent objects in a per-test
+//! namespace, and the controllers running against a MemoryStore.
 
 use std::sync::Arc;
 use std::time::Duration;
