@@ -107,6 +107,25 @@ impl Metrics {
         self.restore_items.inc_by(items);
     }
 
+    /// A restore that failed before it ran (no location, the store did not open): counted
+    /// Failed, with no duration or items.
+    pub fn restore_not_run(&self) {
+        self.restores
+            .get_or_create(&OutcomeLabels {
+                outcome: "Failed".to_string(),
+            })
+            .inc();
+    }
+
+    /// Restores counted with `outcome` so far.
+    pub fn restores_with(&self, outcome: &str) -> u64 {
+        self.restores
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .get()
+    }
+
     pub fn sync_done(&self, outcome: &str, imported: u64) {
         self.syncs
             .get_or_create(&OutcomeLabels {
@@ -133,5 +152,31 @@ impl Metrics {
                 reason: reason.to_string(),
             })
             .inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restores_that_never_ran_count_as_failed() {
+        let m = Metrics::default();
+        m.restore_done("Succeeded", 1.0, 3);
+        m.restore_not_run();
+        m.restore_done("Failed", 2.0, 0);
+        assert_eq!(
+            (m.restores_with("Failed"), m.restores_with("Succeeded")),
+            (2, 1)
+        );
+        assert_eq!(m.restore_items.get(), 3);
+        let mut registry = Registry::with_prefix("herbarium_agent");
+        m.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains("herbarium_agent_restores_total{outcome=\"Failed\"} 2"),
+            "{text}"
+        );
     }
 }

@@ -9,14 +9,12 @@ use common::restore::*;
 use herbarium_agent::store::MemoryStore;
 use herbarium_api::agent::RestoreJob;
 use herbarium_api::common::RestorePhase;
-use herbarium_test_support::{env, unique_namespace, wait_for};
+use herbarium_test_support::{env, wait_for};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::api::{DynamicObject, ListParams, PostParams};
 use kube::core::ApiResource;
 use kube::{Api, Client};
-use serde_json::{Value, json};
-
-const UID: &str = "7d1e2f30-0000-4000-8000-0000000000a1";
+use serde_json::json;
 
 /// A backup of namespace `ns` with a mix of kinds, including a custom resource and its CRD.
 fn objects(ns: &str, crd_group: &str) -> Vec<Obj> {
@@ -112,63 +110,6 @@ fn objects(ns: &str, crd_group: &str) -> Vec<Obj> {
                 "metadata": {"name": "w1", "namespace": ns}, "spec": {"size": 3}}),
         },
     ]
-}
-
-fn leak(s: &str) -> &'static str {
-    Box::leak(s.to_string().into_boxed_str())
-}
-
-async fn agent_namespace(client: &Client) -> String {
-    unique_namespace(client, "hb-agent").await.unwrap()
-}
-
-async fn start_controller(
-    client: &Client,
-    namespace: &str,
-    store: Arc<MemoryStore>,
-) -> tokio::task::JoinHandle<()> {
-    location_access(client, namespace, "loc").await;
-    tokio::spawn(herbarium_agent::restore::job::run(context(
-        client, namespace, store,
-    )))
-}
-
-async fn restore_job(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-    dir: &str,
-    filter: Value,
-) -> RestoreJob {
-    let mut spec = json!({"backup": {"name": "nightly", "uid": UID, "clusterUID": CLUSTER_UID,
-        "storagePath": dir}, "location": "loc"});
-    spec.as_object_mut()
-        .unwrap()
-        .extend(filter.as_object().unwrap().clone());
-    let job: RestoreJob =
-        serde_json::from_value(json!({"apiVersion": "agent.herbarium.io/v1alpha1",
-        "kind": "RestoreJob", "metadata": {"name": name, "namespace": namespace}, "spec": spec}))
-        .unwrap();
-    let api = Api::<RestoreJob>::namespaced(client.clone(), namespace);
-    api.create(&PostParams::default(), &job).await.unwrap();
-    wait_for(&format!("RestoreJob {name} to finish"), WAIT * 3, || {
-        let api = api.clone();
-        async move {
-            let j = api.get(name).await.ok()?;
-            let phase = j.status.as_ref()?.run.phase?;
-            matches!(
-                phase,
-                RestorePhase::Succeeded | RestorePhase::PartiallySucceeded | RestorePhase::Failed
-            )
-            .then_some(j)
-        }
-    })
-    .await
-    .unwrap()
-}
-
-fn run(job: &RestoreJob) -> &herbarium_api::common::RestoreRunStatus {
-    &job.status.as_ref().unwrap().run
 }
 
 /// The restored objects of `ns` equal the backed-up ones, field by field (after cleaning).
@@ -366,7 +307,7 @@ async fn existing_objects_are_retained_or_replaced() {
 }
 
 #[tokio::test]
-async fn a_corrupt_archive_fails_and_changes_nothing() {
+async fn a_corrupt_archive_or_another_clusters_backup_fails_and_changes_nothing() {
     let c1 = env().clusters[0].client().await.unwrap();
     let ns = format!("corrupt-{}", std::process::id());
     let store = Arc::new(MemoryStore::new());
@@ -375,14 +316,40 @@ async fn a_corrupt_archive_fails_and_changes_nothing() {
             json!({"metadata": {"name": format!("cm-{i}"), "namespace": ns}, "data": {"i": i.to_string()}}))))
         .collect();
     let dir = write_backup(&store, "nightly", UID, &objects).await;
+    let agent = agent_namespace(&c1).await;
+    let ctl = start_controller(&c1, &agent, store.clone()).await;
+
+    // A sound archive, but the job asks for another cluster's backup.
+    let job = restore_job(
+        &c1,
+        &agent,
+        "other-cluster",
+        &dir,
+        json!({"backup": {"name": "nightly", "uid": UID, "clusterUID": "another-cluster",
+            "storagePath": dir}}),
+    )
+    .await;
+    assert_eq!(run(&job).phase, Some(RestorePhase::Failed));
+    let message = &run(&job).errors.last().unwrap().message;
+    assert!(
+        message.contains("the restore asks for the backup of cluster \"another-cluster\""),
+        "{message}"
+    );
+    assert!(
+        Api::<Namespace>::all(c1.clone())
+            .get_opt(&ns)
+            .await
+            .unwrap()
+            .is_none(),
+        "namespace created"
+    );
+
     let archive = format!("{dir}resources.tar.zst");
     let mut bytes = store.blob(&archive).unwrap().to_vec();
     let last = bytes.len() - 10;
     bytes[last] ^= 0x55; // corrupt the end: the first objects would read fine
     store.set_blob(&archive, bytes);
 
-    let agent = agent_namespace(&c1).await;
-    let ctl = start_controller(&c1, &agent, store.clone()).await;
     let job = restore_job(&c1, &agent, "corrupt", &dir, json!({})).await;
     let status = run(&job);
     assert_eq!(status.phase, Some(RestorePhase::Failed));
@@ -642,5 +609,47 @@ async fn a_job_waits_for_its_location_to_arrive() {
     .await
     .unwrap();
     assert_eq!(run(&done).counts.clone().unwrap().restored, 1);
+    ctl.abort();
+}
+
+/// Opens no store: what a location whose credentials do not work gives.
+struct Unopenable;
+
+impl herbarium_agent::context::StoreFactory for Unopenable {
+    type Store = Arc<MemoryStore>;
+    fn open(
+        &self,
+        _: &herbarium_api::agent::LocationAccessSpec,
+    ) -> Result<Self::Store, herbarium_agent::store::StoreError> {
+        Err(herbarium_agent::store::StoreError::Authentication(
+            "no token".into(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_restore_that_cannot_open_its_location_fails_and_is_counted() {
+    let c1 = env().clusters[0].client().await.unwrap();
+    let agent = agent_namespace(&c1).await;
+    location_access(&c1, &agent, "loc").await;
+    let ctx = Arc::new(herbarium_agent::context::Context::new(
+        c1.clone(),
+        &agent,
+        Unopenable,
+        herbarium_agent::metrics::Metrics::default(),
+    ));
+    let ctl = tokio::spawn(herbarium_agent::restore::job::run(ctx.clone()));
+    let job = restore_job(
+        &c1,
+        &agent,
+        "unopenable",
+        "herbarium/v1/backups/x/",
+        json!({}),
+    )
+    .await;
+    assert_eq!(run(&job).phase, Some(RestorePhase::Failed));
+    let message = &run(&job).errors.last().unwrap().message;
+    assert!(message.contains("opening the location failed"), "{message}");
+    assert_eq!(ctx.metrics.restores_with("Failed"), 1);
     ctl.abort();
 }

@@ -20,6 +20,7 @@ const U1: &str = "7d1e2f30-0000-4000-8000-0000000000b1";
 const U2: &str = "7d1e2f30-0000-4000-8000-0000000000b2";
 const U3: &str = "7d1e2f30-0000-4000-8000-0000000000b3";
 const U4: &str = "7d1e2f30-0000-4000-8000-0000000000b4";
+const U5: &str = "7d1e2f30-0000-4000-8000-0000000000b5";
 
 async fn storage() -> Arc<MemoryStore> {
     let store = Arc::new(MemoryStore::new());
@@ -43,6 +44,8 @@ async fn storage() -> Arc<MemoryStore> {
         .put(&format!("{dir}metadata.json"), "{not json".into())
         .await
         .unwrap();
+    // A backup directory whose name is no Kubernetes object name (leading '.').
+    write_backup(&store, ".hidden", U5, &cm()).await;
     // Not a backup directory at all.
     store
         .put("herbarium/v1/backups/junk/file", "x".into())
@@ -80,10 +83,15 @@ async fn sync_imports_unknown_committed_backups() {
     assert_eq!(status.phase, Some(SyncPhase::Succeeded), "{status:?}");
     assert_eq!(
         (status.found, status.imported, status.invalid),
-        (3, 2, 1),
+        (4, 2, 2),
         "{status:?}"
     );
-    assert!(status.message.unwrap().contains("broken"));
+    let message = status.message.unwrap();
+    assert!(message.contains("broken"), "{message}");
+    assert!(
+        message.contains("\".hidden-7d1e2f30\" is not a valid Kubernetes object name"),
+        "{message}"
+    );
 
     let jobs = Api::<BackupJob>::namespaced(c2.clone(), &ns);
     let nightly = jobs.get("nightly-7d1e2f30").await.unwrap();
@@ -128,5 +136,39 @@ async fn concurrent_syncs_create_each_record_once() {
     }
     // A third sync finds everything known.
     let again = sync_location(&*store, &c2, &ns, "loc", None).await.unwrap();
-    assert_eq!((again.found, again.imported), (3, 0));
+    assert_eq!((again.found, again.imported), (4, 0));
+}
+
+#[tokio::test]
+async fn a_synced_record_left_without_status_is_repaired() {
+    let c2 = env().clusters[1].client().await.unwrap();
+    let ns = unique_namespace(&c2, "hb-sync3").await.unwrap();
+    let store = storage().await;
+    // What a sync that stopped between the create and the status patch left behind.
+    let jobs = Api::<BackupJob>::namespaced(c2.clone(), &ns);
+    let left: BackupJob = serde_json::from_value(json!({
+        "apiVersion": "agent.herbarium.io/v1alpha1", "kind": "BackupJob",
+        "metadata": {"name": "nightly-7d1e2f30", "labels": {BACKUP_UID_LABEL: U1}},
+        "spec": {"backupName": "nightly", "backupUID": U1, "clusterUID": CLUSTER_UID,
+            "location": "loc", "origin": "Synced", "deletionPolicy": "Retain"}}))
+    .unwrap();
+    jobs.create(&PostParams::default(), &left).await.unwrap();
+    assert!(jobs.get("nightly-7d1e2f30").await.unwrap().status.is_none());
+
+    let outcome = sync_location(&*store, &c2, &ns, "loc", None).await.unwrap();
+    assert_eq!((outcome.found, outcome.imported), (4, 1), "{outcome:?}");
+    let run = jobs
+        .get("nightly-7d1e2f30")
+        .await
+        .unwrap()
+        .status
+        .expect("status written")
+        .run;
+    assert_eq!(run.phase, Some(BackupPhase::Succeeded));
+    assert!(
+        run.storage_path
+            .unwrap()
+            .ends_with(&format!("nightly-{U1}/"))
+    );
+    assert!(run.size_bytes.unwrap() > 0);
 }

@@ -80,7 +80,28 @@ func (s strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorLis
 
 func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
 	errs := validation.ValidateObjectMetaAccessorUpdate(mustMeta(obj), mustMeta(old), field.NewPath("metadata"))
+	errs = append(errs, validateTypeUpdate(obj, old)...)
 	return append(errs, s.Validate(ctx, obj)...)
+}
+
+// validateTypeUpdate is the part of k8s.io/kubernetes' type-specific update validation that
+// Herbarium's tests rely on: a PersistentVolumeClaim's spec is immutable after creation except
+// resources.requests, volumeAttributesClassName and a volumeName set once (binding).
+func validateTypeUpdate(obj, old runtime.Object) field.ErrorList {
+	switch o := obj.(type) {
+	case *corev1.PersistentVolumeClaim:
+		n, p := o.Spec.DeepCopy(), old.(*corev1.PersistentVolumeClaim).Spec.DeepCopy()
+		if p.VolumeName == "" {
+			p.VolumeName = n.VolumeName
+		}
+		n.Resources.Requests, p.Resources.Requests = nil, nil
+		n.VolumeAttributesClassName, p.VolumeAttributesClassName = nil, nil
+		if !apiequality.Semantic.DeepEqual(n, p) {
+			return field.ErrorList{field.Forbidden(field.NewPath("spec"),
+				"spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims")}
+		}
+	}
+	return nil
 }
 
 func (s strategy) nameFunc() validation.ValidateNameFunc {

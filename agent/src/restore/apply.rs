@@ -1,7 +1,9 @@
 //! Creating one restored object in the cluster, with the existing-resource policy: Retain leaves
 //! an existing object alone (skipped), Replace updates it in place, or deletes and creates it when
-//! the update is refused (immutable fields). Transient API errors are retried a few times.
+//! the update is refused (immutable fields) — except the kinds whose deletion loses data
+//! ([`never_recreated`]), which then fail. Transient API errors are retried a few times.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use herbarium_api::common::{ExistingResourcePolicy, ItemError};
@@ -125,7 +127,9 @@ pub async fn apply(
         }
     };
     let pp = PostParams::default();
+    let attempts = AtomicU32::new(0);
     let create = || async {
+        attempts.fetch_add(1, Ordering::Relaxed);
         let request = kube::core::Request::new(api.resource_url())
             .create(&pp, body.clone())
             .map_err(kube::Error::BuildRequest)?;
@@ -137,6 +141,10 @@ pub async fn apply(
         Err(e) => return fail("create", &e),
     }
     if policy == ExistingResourcePolicy::Retain {
+        if attempts.load(Ordering::Relaxed) > 1 {
+            // An earlier attempt failed transiently; it may have created the object after all.
+            tracing::info!(%item, "restore: exists after a retried create (the first attempt may have made it); counted skipped");
+        }
         return Outcome::Skipped;
     }
     let obj: DynamicObject = match serde_json::from_value(object) {
@@ -148,25 +156,57 @@ pub async fn apply(
             });
         }
     };
-    match replace(&api, obj).await {
+    match replace(&api, obj, never_recreated(&target.resource)).await {
         Ok(()) => Outcome::Restored,
-        Err((what, e)) => fail(what, &e),
+        Err(ReplaceError::Call(what, e)) => fail(what, &e),
+        Err(ReplaceError::NotRecreated(why)) => Outcome::Failed(ItemError {
+            item,
+            message: format!("immutable fields differ; not replaced ({why})"),
+        }),
     }
 }
 
+/// Kinds Replace never deletes to re-create when the update is refused, and why: deleting a
+/// claim or a volume deletes (or strands, Terminating) the data; deleting a Namespace deletes
+/// everything in it.
+pub fn never_recreated(resource: &ApiResource) -> Option<&'static str> {
+    if !resource.group.is_empty() {
+        return None;
+    }
+    match resource.plural.as_str() {
+        "persistentvolumeclaims" => Some("a PVC is never deleted by a restore"),
+        "persistentvolumes" => Some("a PV is never deleted by a restore"),
+        "namespaces" => Some("a Namespace is never deleted by a restore"),
+        _ => None,
+    }
+}
+
+enum ReplaceError {
+    /// A call failed: what it was, and the error.
+    Call(&'static str, kube::Error),
+    /// The update was refused as invalid and the kind is never re-created.
+    NotRecreated(&'static str),
+}
+
 /// Replace: update in place with the live resourceVersion (and the live clusterIPs, which a
-/// Service cannot change); when the update is refused as invalid, delete and create.
+/// Service cannot change, and the live finalizers, which their controllers own); when the update
+/// is refused as invalid, delete and create, unless `keep` says why this kind never is.
 async fn replace(
     api: &Api<DynamicObject>,
     mut obj: DynamicObject,
-) -> Result<(), (&'static str, kube::Error)> {
+    keep: Option<&'static str>,
+) -> Result<(), ReplaceError> {
     let name = obj.metadata.name.clone().unwrap_or_default();
     let pp = PostParams::default();
     for _ in 0..3 {
         let live = retrying(|| api.get(&name))
             .await
-            .map_err(|e| ("read of the existing object", e))?;
+            .map_err(|e| ReplaceError::Call("read of the existing object", e))?;
         obj.metadata.resource_version = live.metadata.resource_version.clone();
+        if obj.metadata.finalizers.is_none() {
+            // Dropping them would, e.g., finish the deletion of a Terminating object.
+            obj.metadata.finalizers = live.metadata.finalizers.clone();
+        }
         for field in ["clusterIP", "clusterIPs"] {
             if let (Some(spec), Some(v)) = (
                 obj.data.get_mut("spec").and_then(Value::as_object_mut),
@@ -178,11 +218,18 @@ async fn replace(
         match retrying(|| api.replace(&name, &pp, &obj)).await {
             Ok(_) => return Ok(()),
             Err(e) if code(&e) == Some(409) => continue,
-            Err(e) if code(&e) == Some(422) => return recreate(api, &name, obj).await,
-            Err(e) => return Err(("replace", e)),
+            Err(e) if code(&e) == Some(422) => {
+                return match keep {
+                    Some(why) => Err(ReplaceError::NotRecreated(why)),
+                    None => recreate(api, &name, obj)
+                        .await
+                        .map_err(|(what, e)| ReplaceError::Call(what, e)),
+                };
+            }
+            Err(e) => return Err(ReplaceError::Call("replace", e)),
         }
     }
-    Err((
+    Err(ReplaceError::Call(
         "replace",
         kube::Error::Api(
             Status::failure("the object kept changing while it was replaced", "Conflict")
@@ -221,4 +268,42 @@ async fn recreate(
         "re-create (the old object did not go away)",
         last.expect("loop ran"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(group: &str, plural: &str) -> ApiResource {
+        ApiResource {
+            group: group.into(),
+            version: "v1".into(),
+            api_version: "v1".into(),
+            kind: String::new(),
+            plural: plural.into(),
+        }
+    }
+
+    #[test]
+    fn claims_volumes_and_namespaces_are_never_recreated() {
+        for plural in ["persistentvolumeclaims", "persistentvolumes", "namespaces"] {
+            assert!(never_recreated(&resource("", plural)).is_some(), "{plural}");
+        }
+        assert_eq!(
+            never_recreated(&resource("", "persistentvolumeclaims")),
+            Some("a PVC is never deleted by a restore")
+        );
+        for (group, plural) in [
+            ("", "configmaps"),
+            ("", "services"),
+            ("apps", "deployments"),
+            ("example.com", "persistentvolumeclaims"),
+        ] {
+            assert_eq!(
+                never_recreated(&resource(group, plural)),
+                None,
+                "{group}/{plural}"
+            );
+        }
+    }
 }

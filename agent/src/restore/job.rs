@@ -132,6 +132,7 @@ pub async fn reconcile<F: StoreFactory>(
                 job.spec.location, ctx.namespace
             );
             write(failed(&start, &m)).await?;
+            ctx.metrics.restore_not_run();
             return Ok(Action::await_change());
         }
         Err(e) => return Err(JobError::Location(job.spec.location.clone(), e)),
@@ -141,6 +142,7 @@ pub async fn reconcile<F: StoreFactory>(
         Ok(s) => Arc::new(s),
         Err(e) => {
             write(failed(&start, &format!("opening the location failed: {e}"))).await?;
+            ctx.metrics.restore_not_run();
             return Ok(Action::await_change());
         }
     };

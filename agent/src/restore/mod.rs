@@ -2,7 +2,8 @@
 //!
 //! Pure decisions: [`filter`] (what is taken), [`transform`] (cleaning, namespace and storage
 //! class mapping, what is never restored), [`order`] (stages), [`tally`] (counts, errors, phase),
-//! [`volumes`] (snapshot records and the objects a PVC is restored from). I/O apart: `apply`
+//! [`volumes`] (snapshot records and the objects a PVC is restored from), [`source`] (the
+//! backup at the storage path is the one the job names). I/O apart: `apply`
 //! (create or replace one object), `run` (read, verify, then apply stage by stage) and `job`
 //! (the RestoreJob controller).
 
@@ -11,6 +12,7 @@ pub mod filter;
 pub mod job;
 pub mod order;
 pub mod run;
+pub mod source;
 pub mod tally;
 pub mod transform;
 pub mod volumes;

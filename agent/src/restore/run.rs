@@ -130,7 +130,8 @@ async fn restore<S: BlobStore>(
         }
         Err(e) => return Err(store_failure("metadata.json", e)),
     };
-    parse_metadata(&metadata, &spec.backup.uid).map_err(|e| e.to_string())?;
+    let metadata = parse_metadata(&metadata, &spec.backup.uid).map_err(|e| e.to_string())?;
+    super::source::check_source(&spec.backup, &metadata)?;
     let index = store
         .get(&format!("{dir}index.json"), MAX_INDEX_BYTES as u64)
         .await

@@ -10,7 +10,9 @@ use herbarium_api::constants::MAX_STATUS_ERRORS;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Restored,
-    /// Existed and the policy is Retain (or it is identical).
+    /// Existed and the policy is Retain. (A create retried after a transient error whose first
+    /// attempt did create the object lands here too: the second attempt cannot tell; the agent
+    /// logs it.)
     Skipped,
     Failed(ItemError),
 }

@@ -114,6 +114,12 @@ impl Plan {
                         claim.insert("namespace".into(), json!(mapped));
                     }
                 }
+                // The restored PV names the source's disk (its volume handle is kept). With
+                // Delete, deleting the restored claim would delete that disk, which may still
+                // be the source cluster's live volume: a restored PV always retains it.
+                if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.insert("persistentVolumeReclaimPolicy".into(), json!("Retain"));
+                }
                 self.map_storage_class(&mut object);
             }
             ("", "persistentvolumeclaims") => {
@@ -146,6 +152,12 @@ impl Plan {
                     }
                 }
                 self.map_storage_class(&mut object);
+            }
+            ("apps", "statefulsets") => {
+                // The claims the StatefulSet makes are PVCs too: same shape (metadata + spec).
+                for template in array_mut(&mut object, "/spec/volumeClaimTemplates") {
+                    self.map_storage_class(template);
+                }
             }
             ("", "services") => clean_service(&mut object),
             ("", "pods") => {

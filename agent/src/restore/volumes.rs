@@ -55,15 +55,22 @@ pub fn parse_volumes(bytes: &[u8]) -> Result<Vec<VolumeRecord>, String> {
 }
 
 /// Name of the VolumeSnapshot (and VolumeSnapshotContent) a restore creates for a PVC:
-/// deterministic per restore job, so a rerun finds its own objects, and at most 253 characters.
-/// The source namespace is part of it: VolumeSnapshotContents are cluster-scoped.
+/// deterministic per restore job, so a rerun finds its own objects, and at most 253 characters
+/// (a DNS-1123 subdomain: namespace and PVC names are ones already). The source namespace is part
+/// of it: VolumeSnapshotContents are cluster-scoped. `<ns>-<pvc>` alone is ambiguous (`a-b`+`c`
+/// and `a`+`b-c`), and truncation could cut the difference off: a short hash of the pair comes
+/// first, so distinct PVCs get distinct names.
 pub fn restore_snapshot_name(job_uid: &str, namespace: &str, pvc: &str) -> String {
+    use sha2::{Digest, Sha256};
     let short: String = job_uid
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .take(8)
-        .collect();
-    let mut name = format!("hb-{short}-{namespace}-{pvc}");
+        .collect::<String>()
+        .to_ascii_lowercase();
+    // '/' occurs in neither name: the pair is hashed unambiguously.
+    let pair = hex::encode(&Sha256::digest(format!("{namespace}/{pvc}"))[..5]);
+    let mut name = format!("hb-{short}-{pair}-{namespace}-{pvc}");
     name.truncate(253);
     name.trim_end_matches(['-', '.']).to_string()
 }
@@ -141,7 +148,9 @@ mod tests {
     #[test]
     fn snapshot_objects_point_at_each_other() {
         let name = restore_snapshot_name("1234abcd-ef00-0000-0000-000000000000", "shop", "data");
-        assert_eq!(name, "hb-1234abcd-shop-data");
+        assert!(name.starts_with("hb-1234abcd-"), "{name}");
+        assert!(name.ends_with("-shop-data"), "{name}");
+        assert_eq!(name.len(), "hb-1234abcd-0123456789-shop-data".len());
         let long = restore_snapshot_name("u", "n", &"p".repeat(300));
         assert_eq!(long.len(), 253);
         let (content, snapshot) = snapshot_objects(&record(), "shop-copy", &name);
@@ -160,5 +169,30 @@ mod tests {
         );
         assert_eq!(snapshot["metadata"]["namespace"], "shop-copy");
         assert_eq!(snapshot["spec"]["volumeSnapshotClassName"], "csi");
+    }
+
+    #[test]
+    fn snapshot_names_of_distinct_claims_differ() {
+        let uid = "1234abcd-ef00-0000-0000-000000000000";
+        let a = restore_snapshot_name(uid, "a-b", "c");
+        let b = restore_snapshot_name(uid, "a", "b-c");
+        assert_ne!(a, b, "namespace a-b + PVC c is not namespace a + PVC b-c");
+        assert_eq!(a, restore_snapshot_name(uid, "a-b", "c"), "deterministic");
+        // Names that differ only past the truncation point still differ.
+        let long = "p".repeat(300);
+        let (x, y) = (
+            restore_snapshot_name(uid, "n", &format!("{long}x")),
+            restore_snapshot_name(uid, "n", &format!("{long}y")),
+        );
+        assert_ne!(x, y);
+        for name in [&a, &b, &x] {
+            assert!(name.len() <= 253);
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'),
+                "{name}"
+            );
+            assert!(!name.ends_with(['-', '.']));
+        }
     }
 }

@@ -2,17 +2,18 @@
 //! a time (cluster UIDs, then backup directories), read each `metadata.json` (bounded, untrusted),
 //! and create a BackupJob for every committed backup not known here by UID. Names are
 //! deterministic, so two clusters or two agents syncing at once create each record once: a 409
-//! AlreadyExists means another sync got there first.
+//! AlreadyExists means another sync got there first. Create and status are two calls; a synced
+//! record found without a final phase (a sync stopped between them) gets its status then.
 //!
 //! A SyncJob runs once per spec generation (the controller changes `request` to ask again); a
 //! finished one is not run again for the same generation.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use herbarium_api::agent::{BackupJob, LocationAccess, SyncJob, SyncJobStatus};
+use herbarium_api::agent::{BackupJob, BackupJobStatus, LocationAccess, SyncJob, SyncJobStatus};
 use herbarium_api::constants::{AGENT_MANAGER, BACKUP_UID_LABEL};
 use herbarium_api::garden::SyncPhase;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -23,7 +24,7 @@ use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
-use super::plan::{Found, SyncPlan, invalid_message, plan};
+use super::plan::{Found, SyncPlan, invalid_message, needs_repair, plan};
 use crate::context::{Context, StoreFactory};
 use crate::format::{MAX_METADATA_BYTES, backups_root, parse_backup_dir, parse_metadata};
 use crate::store::{BlobStore, StoreError};
@@ -58,13 +59,21 @@ pub async fn sync_location<S: BlobStore>(
     let found = list_backups(store, prefix).await?;
     let jobs: Api<BackupJob> = Api::namespaced(client.clone(), namespace);
     let mut known = BTreeSet::new();
+    let mut unfinished = BTreeMap::new();
     for job in jobs.list(&ListParams::default()).await?.items {
         known.insert(job.spec.backup_uid.clone());
         if let Some(uid) = job.labels().get(BACKUP_UID_LABEL) {
             known.insert(uid.clone());
         }
+        if needs_repair(&job) {
+            unfinished.insert(job.spec.backup_uid.clone(), job.name_any());
+        }
     }
-    let p: SyncPlan = plan(found, &known, location);
+    let p: SyncPlan = plan(found, &known, &unfinished, location);
+    for (name, status) in &p.repair {
+        tracing::info!(job = %name, "sync: writing the status an earlier sync did not write");
+        write_job_status(&jobs, name, status).await?;
+    }
     let mut imported = 0;
     for new in &p.create {
         let job = BackupJob {
@@ -83,14 +92,9 @@ pub async fn sync_location<S: BlobStore>(
             Err(kube::Error::Api(s)) if s.code == 409 => continue,
             Err(e) => return Err(e.into()),
         }
-        let body = json!({"apiVersion": "agent.herbarium.io/v1alpha1", "kind": "BackupJob",
-            "status": new.status});
-        jobs.patch_status(
-            &new.name,
-            &PatchParams::apply(AGENT_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await?;
+        // Should the agent stop right here, the next sync finds the record without a final
+        // phase and writes this status then (`SyncPlan::repair`).
+        write_job_status(&jobs, &new.name, &new.status).await?;
     }
     Ok(SyncOutcome {
         found: p.found,
@@ -98,6 +102,22 @@ pub async fn sync_location<S: BlobStore>(
         invalid: p.invalid,
         message: invalid_message(&p),
     })
+}
+
+async fn write_job_status(
+    jobs: &Api<BackupJob>,
+    name: &str,
+    status: &BackupJobStatus,
+) -> Result<(), SyncError> {
+    let body = json!({"apiVersion": "agent.herbarium.io/v1alpha1", "kind": "BackupJob",
+        "status": status});
+    jobs.patch_status(
+        name,
+        &PatchParams::apply(AGENT_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Committed (and unreadable) backups under the root; directories that are not backup

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use herbarium_api::agent::{BackupJobSpec, BackupJobStatus};
+use herbarium_api::agent::{BackupJob, BackupJobSpec, BackupJobStatus};
 use herbarium_api::common::{BackupPhase, BackupRunStatus, DeletionPolicy, Origin, Progress};
 use herbarium_api::constants::{
     BACKUP_LABEL, BACKUP_UID_LABEL, LOCATION_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
@@ -37,6 +37,9 @@ pub struct SyncPlan {
     pub reasons: Vec<String>,
     /// BackupJobs to create: name, labels, spec, status.
     pub create: Vec<NewJob>,
+    /// Synced BackupJobs here whose status a sync never wrote (it stopped between the create
+    /// and the status patch): name and the status to write.
+    pub repair: Vec<(String, BackupJobStatus)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +60,59 @@ pub fn job_name(name: &str, uid: &str) -> String {
     format!("{}-{short}", base.trim_end_matches(['-', '.']))
 }
 
-pub fn plan(found: Vec<Found>, known_uids: &BTreeSet<String>, location: &str) -> SyncPlan {
+impl SyncPlan {
+    /// Counts an invalid backup; keeps the first [`MAX_INVALID_REASONS`] reasons, each cut to
+    /// [`MAX_REASON_CHARS`].
+    fn add_invalid(&mut self, mut reason: String) {
+        self.invalid += 1;
+        if self.reasons.len() >= MAX_INVALID_REASONS {
+            return;
+        }
+        if reason.len() > MAX_REASON_CHARS {
+            let cut = (0..=MAX_REASON_CHARS)
+                .rev()
+                .find(|&i| reason.is_char_boundary(i))
+                .unwrap_or(0);
+            reason.truncate(cut);
+            reason.push('…');
+        }
+        self.reasons.push(reason);
+    }
+}
+
+/// Whether a BackupJob here is a synced record without a final phase: its sync created it and
+/// stopped before writing its status, so no one else ever will.
+pub fn needs_repair(job: &BackupJob) -> bool {
+    job.spec.origin == Origin::Synced
+        && !matches!(
+            job.status.as_ref().and_then(|s| s.run.phase),
+            Some(BackupPhase::Succeeded | BackupPhase::PartiallySucceeded | BackupPhase::Failed)
+        )
+}
+
+/// Whether `name` is a DNS-1123 subdomain, as Kubernetes object names must be: at most 253
+/// characters, dot-separated parts of lowercase letters, digits and '-', each starting and
+/// ending with a letter or digit.
+pub fn is_object_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|part| {
+            let b = part.as_bytes();
+            !b.is_empty()
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+                && b[0] != b'-'
+                && b[b.len() - 1] != b'-'
+        })
+}
+
+/// `known_uids`: backup UIDs of the BackupJobs here; `unfinished`: backup UID → name of those
+/// [`needs_repair`] says are unfinished.
+pub fn plan(
+    found: Vec<Found>,
+    known_uids: &BTreeSet<String>,
+    unfinished: &BTreeMap<String, String>,
+    location: &str,
+) -> SyncPlan {
     let mut p = SyncPlan::default();
     for f in found {
         let Some(metadata) = f.metadata.clone() else {
@@ -67,35 +122,35 @@ pub fn plan(found: Vec<Found>, known_uids: &BTreeSet<String>, location: &str) ->
         let m = match metadata {
             Ok(m) => m,
             Err(reason) => {
-                p.invalid += 1;
-                if p.reasons.len() < MAX_INVALID_REASONS {
-                    let mut r = format!("{}: {reason}", f.path);
-                    if r.len() > MAX_REASON_CHARS {
-                        let cut = (0..=MAX_REASON_CHARS)
-                            .rev()
-                            .find(|&i| r.is_char_boundary(i))
-                            .unwrap_or(0);
-                        r.truncate(cut);
-                        r.push('…');
-                    }
-                    p.reasons.push(r);
-                }
+                p.add_invalid(format!("{}: {reason}", f.path));
                 continue;
             }
         };
-        if known_uids.contains(&f.dir.uid) || m.cluster_uid != f.dir.cluster_uid {
-            if m.cluster_uid != f.dir.cluster_uid {
-                p.invalid += 1;
-                if p.reasons.len() < MAX_INVALID_REASONS {
-                    p.reasons.push(format!(
-                        "{}: metadata.json names cluster {:?}, not the directory's",
-                        f.path, m.cluster_uid
-                    ));
-                }
-            }
+        if m.cluster_uid != f.dir.cluster_uid {
+            p.add_invalid(format!(
+                "{}: metadata.json names cluster {:?}, not the directory's",
+                f.path, m.cluster_uid
+            ));
             continue;
         }
-        p.create.push(new_job(&f, &m, location));
+        if let Some(name) = unfinished.get(&f.dir.uid) {
+            p.repair
+                .push((name.clone(), new_job(&f, &m, location).status));
+            continue;
+        }
+        if known_uids.contains(&f.dir.uid) {
+            continue;
+        }
+        let job = new_job(&f, &m, location);
+        if !is_object_name(&job.name) {
+            // The API server would refuse it (422) and fail the whole sync.
+            p.add_invalid(format!(
+                "{}: {:?} is not a valid Kubernetes object name",
+                f.path, job.name
+            ));
+            continue;
+        }
+        p.create.push(job);
     }
     p
 }

@@ -1,6 +1,7 @@
-//! Restore and sync tests: a backup written straight into a store (until the
-//! agent's writer is merged, a small stand-in that follows docs/backup-format.md), the agent
-//! objects in a per-test namespace, and the controllers running against a MemoryStore.
+//! Restore and sync tests: a backup written straight into a store by a small writer that follows
+//! docs/backup-format.md (so a test controls every byte, including the broken ones; the agent's
+//! own writer is exercised by tests/azure_roundtrip.rs), the agent objects in a per-test
+//! namespace, and the controllers running against a MemoryStore.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,9 @@ use herbarium_agent::context::{Context, StoreFactory};
 use herbarium_agent::format::{ArchiveInfo, Index, ResourceIndex, backup_dir};
 use herbarium_agent::metrics::Metrics;
 use herbarium_agent::store::{BlobStore, MemoryStore, StoreError};
-use herbarium_api::agent::{LocationAccess, LocationAccessSpec};
+use herbarium_api::agent::{LocationAccess, LocationAccessSpec, RestoreJob};
+use herbarium_api::common::RestorePhase;
+use herbarium_test_support::{unique_namespace, wait_for};
 use kube::api::PostParams;
 use kube::{Api, Client};
 use serde_json::{Value, json};
@@ -190,3 +193,65 @@ pub fn context(
 }
 
 pub const WAIT: Duration = Duration::from_secs(60);
+
+/// The backup UID the restore tests write.
+pub const UID: &str = "7d1e2f30-0000-4000-8000-0000000000a1";
+
+/// A namespace for the agent's objects of one test.
+/// A `&'static str` for [`Obj`]'s fields.
+pub fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_string().into_boxed_str())
+}
+
+pub async fn agent_namespace(client: &Client) -> String {
+    unique_namespace(client, "hb-agent").await.unwrap()
+}
+
+pub async fn start_controller(
+    client: &Client,
+    namespace: &str,
+    store: Arc<MemoryStore>,
+) -> tokio::task::JoinHandle<()> {
+    location_access(client, namespace, "loc").await;
+    tokio::spawn(herbarium_agent::restore::job::run(context(
+        client, namespace, store,
+    )))
+}
+
+pub async fn restore_job(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    dir: &str,
+    filter: Value,
+) -> RestoreJob {
+    let mut spec = json!({"backup": {"name": "nightly", "uid": UID, "clusterUID": CLUSTER_UID,
+        "storagePath": dir}, "location": "loc"});
+    spec.as_object_mut()
+        .unwrap()
+        .extend(filter.as_object().unwrap().clone());
+    let job: RestoreJob =
+        serde_json::from_value(json!({"apiVersion": "agent.herbarium.io/v1alpha1",
+        "kind": "RestoreJob", "metadata": {"name": name, "namespace": namespace}, "spec": spec}))
+        .unwrap();
+    let api = Api::<RestoreJob>::namespaced(client.clone(), namespace);
+    api.create(&PostParams::default(), &job).await.unwrap();
+    wait_for(&format!("RestoreJob {name} to finish"), WAIT * 3, || {
+        let api = api.clone();
+        async move {
+            let j = api.get(name).await.ok()?;
+            let phase = j.status.as_ref()?.run.phase?;
+            matches!(
+                phase,
+                RestorePhase::Succeeded | RestorePhase::PartiallySucceeded | RestorePhase::Failed
+            )
+            .then_some(j)
+        }
+    })
+    .await
+    .unwrap()
+}
+
+pub fn run(job: &RestoreJob) -> &herbarium_api::common::RestoreRunStatus {
+    &job.status.as_ref().unwrap().run
+}

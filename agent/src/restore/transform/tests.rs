@@ -86,7 +86,9 @@ fn namespaces_and_binding_subjects_are_renamed() {
 fn pv_and_pvc_references_and_storage_classes_are_mapped() {
     let pv = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv1",
         "annotations": {"volume.beta.kubernetes.io/storage-class": "fast"}},
-        "spec": {"storageClassName": "fast", "claimRef": {"kind": "PersistentVolumeClaim",
+        "spec": {"storageClassName": "fast", "persistentVolumeReclaimPolicy": "Delete",
+        "csi": {"driver": "disk.csi.azure.com", "volumeHandle": "/subscriptions/x/disks/d1"},
+        "claimRef": {"kind": "PersistentVolumeClaim",
         "namespace": "shop", "name": "data", "uid": "old", "resourceVersion": "9"}}});
     let got =
         restored(plan().prepare(&res("", "persistentvolumes", "PersistentVolume", false), pv));
@@ -95,6 +97,21 @@ fn pv_and_pvc_references_and_storage_classes_are_mapped() {
         json!({"kind": "PersistentVolumeClaim", "namespace": "shop-copy", "name": "data"})
     );
     assert_eq!(got["spec"]["storageClassName"], "premium");
+    assert_eq!(
+        got["spec"]["persistentVolumeReclaimPolicy"], "Retain",
+        "deleting the restored claim must not delete the source's disk"
+    );
+    assert_eq!(
+        got["spec"]["csi"]["volumeHandle"],
+        "/subscriptions/x/disks/d1"
+    );
+    let bare = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv2"},
+        "spec": {"capacity": {"storage": "1Gi"}}});
+    let got2 = restored(plan().prepare(
+        &res("", "persistentvolumes", "PersistentVolume", false),
+        bare,
+    ));
+    assert_eq!(got2["spec"]["persistentVolumeReclaimPolicy"], "Retain");
     assert_eq!(
         got["metadata"]["annotations"]["volume.beta.kubernetes.io/storage-class"],
         "premium"
@@ -135,6 +152,36 @@ fn pv_and_pvc_references_and_storage_classes_are_mapped() {
         &res("", "persistentvolumes", "PersistentVolume", false),
         &pv
     ));
+}
+
+#[test]
+fn statefulset_claim_templates_map_their_storage_class() {
+    let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "spec": {"volumeClaimTemplates": [
+            {"metadata": {"name": "data"}, "spec": {"storageClassName": "fast"}},
+            {"metadata": {"name": "wal", "annotations": {"volume.beta.kubernetes.io/storage-class": "fast"}},
+             "spec": {}},
+            {"metadata": {"name": "logs"}, "spec": {"storageClassName": "slow"}},
+            {"metadata": {"name": "tmp"}, "spec": {}}]}});
+    let got = restored(plan().prepare(&res("apps", "statefulsets", "StatefulSet", true), sts));
+    let t = &got["spec"]["volumeClaimTemplates"];
+    assert_eq!(t[0]["spec"]["storageClassName"], "premium");
+    assert_eq!(
+        t[1]["metadata"]["annotations"]["volume.beta.kubernetes.io/storage-class"],
+        "premium"
+    );
+    assert!(t[1]["spec"].get("storageClassName").is_none());
+    assert_eq!(
+        t[2]["spec"]["storageClassName"], "slow",
+        "unmapped classes stay"
+    );
+    assert_eq!(
+        t[3]["spec"],
+        json!({}),
+        "no class: the default class stays the default"
+    );
+    assert_eq!(got["metadata"]["namespace"], "shop-copy");
 }
 
 #[test]

@@ -1,4 +1,5 @@
 use super::*;
+use kube::ResourceExt;
 
 const U1: &str = "3c2b1a09-0000-4000-8000-000000000001";
 const U2: &str = "3c2b1a09-0000-4000-8000-000000000002";
@@ -53,6 +54,7 @@ fn imports_unknown_committed_backups_only() {
             ),
         ],
         &known,
+        &BTreeMap::new(),
         "loc-a",
     );
     assert_eq!((p.found, p.invalid), (3, 1));
@@ -89,7 +91,7 @@ fn invalid_reasons_are_bounded() {
     wrong_cluster.dir.cluster_uid = "c1".into();
     let mut all = many;
     all.push(wrong_cluster);
-    let p = plan(all, &BTreeSet::new(), "l");
+    let p = plan(all, &BTreeSet::new(), &BTreeMap::new(), "l");
     assert_eq!((p.found, p.invalid, p.create.len()), (21, 21, 0));
     assert_eq!(p.reasons.len(), MAX_INVALID_REASONS);
     assert!(p.reasons.iter().all(|r| r.len() <= MAX_REASON_CHARS + 3));
@@ -101,4 +103,82 @@ fn label_values_are_valid() {
     assert_eq!(label_value("nightly.db-1"), "nightly.db-1");
     assert_eq!(label_value(&"a".repeat(100)).len(), 63);
     assert_eq!(label_value("-x_"), "x");
+}
+
+#[test]
+fn synced_records_left_without_status_are_repaired() {
+    let p = plan(
+        vec![found(U1, Some(Ok(meta(U1, "c1"))))],
+        &BTreeSet::new(),
+        &BTreeMap::new(),
+        "loc",
+    );
+    let mut job = BackupJob::new(&p.create[0].name, p.create[0].spec.clone());
+    assert!(needs_repair(&job), "created, status never written");
+    let known: BTreeSet<String> = [U1.to_string(), U2.to_string()].into();
+    let unfinished: BTreeMap<String, String> = [(U1.to_string(), job.name_any())].into();
+    let p = plan(
+        vec![
+            found(U1, Some(Ok(meta(U1, "c1")))),
+            found(U2, Some(Ok(meta(U2, "c1")))),
+        ],
+        &known,
+        &unfinished,
+        "loc",
+    );
+    assert!(p.create.is_empty());
+    assert_eq!(p.repair.len(), 1, "only the unfinished record");
+    let (name, status) = &p.repair[0];
+    assert_eq!(name, "nightly-3c2b1a09");
+    assert_eq!(status.run.phase, Some(BackupPhase::PartiallySucceeded));
+    assert_eq!(status.run.size_bytes, Some(1000));
+
+    job.status = Some(status.clone());
+    assert!(!needs_repair(&job), "a final phase needs nothing");
+    job.status.as_mut().unwrap().run.phase = Some(BackupPhase::InProgress);
+    assert!(needs_repair(&job));
+    job.spec.origin = Origin::Schedule;
+    job.status = None;
+    assert!(
+        !needs_repair(&job),
+        "only synced records: a local job runs itself"
+    );
+}
+
+#[test]
+fn directory_names_kubernetes_refuses_are_invalid() {
+    for name in ["nightly", "a.b-c", "0", &"a".repeat(253)] {
+        assert!(is_object_name(name), "{name}");
+    }
+    for name in [
+        "",
+        "-a",
+        ".a",
+        "a.",
+        "a-",
+        "a..b",
+        "a.-b",
+        "A",
+        "a_b",
+        &"a".repeat(254),
+    ] {
+        assert!(!is_object_name(name), "{name}");
+    }
+    let with_name = |name: &str, uid: &str| {
+        let mut f = found(uid, Some(Ok(meta(uid, "c1"))));
+        f.dir.name = name.into();
+        f
+    };
+    let p = plan(
+        vec![with_name("-nightly", U1), with_name(".hidden", U2)],
+        &BTreeSet::new(),
+        &BTreeMap::new(),
+        "loc",
+    );
+    assert_eq!((p.found, p.invalid, p.create.len()), (2, 2, 0));
+    assert!(
+        p.reasons[0].contains("\"-nightly-3c2b1a09\" is not a valid Kubernetes object name"),
+        "{:?}",
+        p.reasons
+    );
 }
