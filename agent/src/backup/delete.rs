@@ -4,10 +4,18 @@
 
 use crate::store::{BlobStore, StoreError};
 
+/// Removes the commit marker (metadata.json) of the backup in `dir`, if there is one. A run that
+/// starts again over an interrupted one does this before writing anything: the interrupted run
+/// may have committed without recording it in status, and a rerun that overwrites the archive
+/// and then fails must not leave a directory that looks committed.
+pub async fn uncommit<S: BlobStore>(store: &S, dir: &str) -> Result<bool, StoreError> {
+    store.delete(&format!("{dir}metadata.json")).await
+}
+
 /// Deletes every blob under `dir` (ending in '/'); returns how many were deleted now.
 pub async fn delete_backup<S: BlobStore>(store: &S, dir: &str) -> Result<u64, StoreError> {
     let mut deleted = 0;
-    if store.delete(&format!("{dir}metadata.json")).await? {
+    if uncommit(store, dir).await? {
         deleted += 1;
     }
     for blob in store.list(dir, false).await?.blobs {

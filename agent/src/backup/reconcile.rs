@@ -19,7 +19,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 use tokio::sync::{oneshot, watch};
 
-use super::delete::delete_backup;
+use super::delete::{delete_backup, uncommit};
 use super::hooks::Hooks;
 use super::run::{Job, run as run_backup};
 use super::status::{Step, failed, started, step, succeeded};
@@ -141,6 +141,23 @@ async fn apply<F: StoreFactory>(
             return Ok(Action::await_change());
         }
     };
+    if next == Step::Restart
+        && let Err(e) = uncommit(store.as_ref(), &dir).await
+    {
+        let message = format!(
+            "removing {dir}metadata.json of the interrupted run before running again: {e}; \
+             nothing was rewritten"
+        );
+        apply_status(
+            api,
+            &name,
+            &failed(&base, message, Timestamp::now()),
+            generation,
+        )
+        .await?;
+        ctx.metrics.backup_done("Failed", 0.0, 0, 0);
+        return Ok(Action::await_change());
+    }
     let (progress_tx, progress_rx) = watch::channel(Progress::default());
     let shared = Arc::new(Mutex::new(base.clone()));
     let (stop_tx, stop_rx) = oneshot::channel();
