@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::backup::*;
+use common::cluster_client;
 use herbarium_agent::backup::reconcile::reconcile;
 use herbarium_agent::format::backup_dir;
 use herbarium_agent::store::BlobStore;
-use herbarium_api::agent::BackupJob;
+use herbarium_api::agent::{BackupJob, LocationAccess};
 use herbarium_api::common::{BackupPhase, DeletionPolicy, ResourceSelection};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 
@@ -66,4 +68,136 @@ async fn a_rerun_uncommits_the_interrupted_run_before_writing() {
         None,
         "the failed rerun left the interrupted run's commit marker"
     );
+}
+
+async fn delete_and_reconcile(s: &Setup, name: &str) -> bool {
+    s.api
+        .delete(name, &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
+    reconcile(Arc::new(s.api.get(name).await.unwrap()), s.ctx.clone())
+        .await
+        .is_ok()
+}
+
+async fn set_location(s: &Setup, field: &str, value: &str) {
+    let las: Api<LocationAccess> = Api::namespaced(s.api.clone().into_client(), &s.ctx.namespace);
+    las.patch(
+        "loc",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {field: value}})),
+    )
+    .await
+    .unwrap();
+}
+
+fn one_configmap(ns: &str) -> ResourceSelection {
+    ResourceSelection {
+        namespaces: vec![ns.into()],
+        included_resources: vec!["configmaps".into()],
+        ..Default::default()
+    }
+}
+
+/// The location's prefix changes after a backup was written: deleting the job deletes the blobs
+/// where they were written. A backup whose blobs are already gone deletes fine.
+#[tokio::test]
+async fn deletion_follows_the_written_path_and_tolerates_blobs_already_gone() {
+    let s = setup().await;
+    let client = cluster_client().await;
+    let ns = herbarium_test_support::unique_namespace(&client, "agent-del")
+        .await
+        .unwrap();
+    apply(
+        &client,
+        Some(&ns),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
+    )
+    .await;
+    let job = run_job(
+        &s,
+        "d1",
+        job_spec("d1", one_configmap(&ns), DeletionPolicy::Delete),
+    )
+    .await;
+    let dir = job.status.unwrap().run.storage_path.unwrap();
+    assert!(dir.starts_with("team-a/"), "{dir}");
+    assert_eq!(s.store.list(&dir, false).await.unwrap().blobs.len(), 5);
+    set_location(&s, "prefix", "team-b").await;
+    assert!(delete_and_reconcile(&s, "d1").await);
+    assert!(
+        s.api.get_opt("d1").await.unwrap().is_none(),
+        "finalizer released"
+    );
+    assert!(
+        s.store.list(&dir, false).await.unwrap().blobs.is_empty(),
+        "the blobs under the old prefix are deleted"
+    );
+
+    let job = run_job(
+        &s,
+        "d2",
+        job_spec("d2", one_configmap(&ns), DeletionPolicy::Delete),
+    )
+    .await;
+    let dir = job.status.unwrap().run.storage_path.unwrap();
+    assert!(dir.starts_with("team-b/"), "{dir}");
+    for blob in s.store.list(&dir, false).await.unwrap().blobs {
+        s.store.delete(&blob.name).await.unwrap();
+    }
+    assert!(delete_and_reconcile(&s, "d2").await);
+    assert!(
+        s.api.get_opt("d2").await.unwrap().is_none(),
+        "finalizer released"
+    );
+}
+
+/// A deletion that cannot succeed until someone fixes the location says so in the job's status
+/// and keeps the finalizer; once fixed, the next attempt deletes.
+#[tokio::test]
+async fn a_permanent_deletion_failure_is_reported_on_the_job() {
+    let s = setup().await;
+    let client = cluster_client().await;
+    let ns = herbarium_test_support::unique_namespace(&client, "agent-del")
+        .await
+        .unwrap();
+    apply(
+        &client,
+        Some(&ns),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
+    )
+    .await;
+    let job = run_job(
+        &s,
+        "d3",
+        job_spec("d3", one_configmap(&ns), DeletionPolicy::Delete),
+    )
+    .await;
+    let dir = job.status.unwrap().run.storage_path.unwrap();
+    let container = s.location.spec.container.clone();
+    set_location(&s, "container", &format!("{container}-gone")).await;
+    assert!(!delete_and_reconcile(&s, "d3").await, "the deletion fails");
+    let job = s.api.get("d3").await.unwrap();
+    let status = job.status.unwrap();
+    let blocked = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "DeletionBlocked")
+        .unwrap_or_else(|| panic!("no DeletionBlocked condition: {status:?}"));
+    assert!(
+        ["ContainerNotFound", "AuthorizationFailed"].contains(&blocked.reason.as_str()),
+        "{blocked:?}"
+    );
+    assert!(blocked.message.contains("does not help"), "{blocked:?}");
+    assert_eq!(
+        status.run.phase,
+        Some(BackupPhase::Succeeded),
+        "the run's status is kept"
+    );
+    set_location(&s, "container", &container).await;
+    reconcile(Arc::new(s.api.get("d3").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap();
+    assert!(s.api.get_opt("d3").await.unwrap().is_none());
+    assert!(s.store.list(&dir, false).await.unwrap().blobs.is_empty());
 }
