@@ -328,6 +328,7 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
         class_name: None,
         timeout: Some("60s".into()),
     });
+    let snapshot = format!("b3-data-{}", spec.backup_uid);
     s.api
         .create(&PostParams::default(), &BackupJob::new("b3", spec))
         .await
@@ -356,7 +357,8 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
         std::time::Duration::from_secs(60),
         || {
             let snapshots = snapshots.clone();
-            async move { snapshots.get_opt("b3-data").await.ok().flatten() }
+            let snapshot = snapshot.clone();
+            async move { snapshots.get_opt(&snapshot).await.ok().flatten() }
         },
     )
     .await
@@ -382,7 +384,7 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
         "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
         "metadata": {"name": content_name},
         "spec": {"driver": driver, "deletionPolicy": "Delete", "source": {"volumeHandle": "vol-1"},
-                 "volumeSnapshotRef": {"namespace": ns, "name": "b3-data"}}}))
+                 "volumeSnapshotRef": {"namespace": ns, "name": snapshot}}}))
     .unwrap();
     contents
         .create(&PostParams::default(), &content)
@@ -402,7 +404,7 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
         "status": {"readyToUse": true, "boundVolumeSnapshotContentName": content_name, "restoreSize": "1Gi"}});
     snapshots
         .patch_status(
-            "b3-data",
+            &snapshot,
             &PatchParams::apply("snapshot-controller").force(),
             &Patch::Apply(&status),
         )
@@ -426,9 +428,17 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
     assert_eq!(
         volumes,
         json!([{"namespace": ns, "persistentVolumeClaim": "data", "persistentVolume": format!("{ns}-pv"),
-        "driver": driver, "volumeSnapshot": "b3-data", "volumeSnapshotClass": format!("{ns}-class"),
+        "driver": driver, "volumeSnapshot": snapshot, "volumeSnapshotClass": format!("{ns}-class"),
         "volumeSnapshotContent": content_name, "restoreSize": "1Gi", "snapshotHandle": "snap-handle-1"}])
     );
+
+    // Deleting the backup deletes its VolumeSnapshots.
+    s.api.delete("b3", &DeleteParams::default()).await.unwrap();
+    reconcile(Arc::new(s.api.get("b3").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap();
+    assert!(s.api.get_opt("b3").await.unwrap().is_none());
+    assert!(snapshots.get_opt(&snapshot).await.unwrap().is_none());
 }
 
 /// A job found InProgress (the agent stopped mid-run) runs again from scratch; a stopping

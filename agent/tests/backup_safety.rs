@@ -16,7 +16,8 @@ use herbarium_api::agent::{BackupJob, LocationAccess};
 use herbarium_api::common::{BackupPhase, DeletionPolicy, ResourceSelection};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
 use serde_json::json;
 
 /// An interrupted run had written metadata.json; its rerun fails before writing anything. The
@@ -200,4 +201,87 @@ async fn a_permanent_deletion_failure_is_reported_on_the_job() {
         .unwrap();
     assert!(s.api.get_opt("d3").await.unwrap().is_none());
     assert!(s.store.list(&dir, false).await.unwrap().blobs.is_empty());
+}
+
+fn volume_snapshots(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        client.clone(),
+        ns,
+        &ApiResource {
+            group: "snapshot.storage.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "snapshot.storage.k8s.io/v1".into(),
+            kind: "VolumeSnapshot".into(),
+            plural: "volumesnapshots".into(),
+        },
+    )
+}
+
+/// A VolumeSnapshot with the name this backup would use but another backup's UID is not taken
+/// for this backup's: an item error, and it survives this backup's deletion. An unbound PVC is
+/// skipped without an error.
+#[tokio::test]
+async fn another_backups_volume_snapshot_is_never_reused() {
+    let s = setup().await;
+    let client = cluster_client().await;
+    let ns = herbarium_test_support::unique_namespace(&client, "agent-csi")
+        .await
+        .unwrap();
+    let driver = format!("{ns}.csi.test");
+    apply(&client, None, json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": format!("{ns}-pv")},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+            "csi": {"driver": driver, "volumeHandle": "vol-1"}}})).await;
+    apply(&client, Some(&ns), json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "volumeName": format!("{ns}-pv")}})).await;
+    apply(
+        &client,
+        Some(&ns),
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "unbound"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
+    )
+    .await;
+    let mut spec = job_spec(
+        "s1",
+        ResourceSelection {
+            namespaces: vec![ns.clone()],
+            ..Default::default()
+        },
+        DeletionPolicy::Delete,
+    );
+    spec.volume_snapshots = Some(herbarium_api::common::VolumeSnapshotOptions {
+        enabled: true,
+        class_name: Some("any".into()),
+        timeout: Some("5s".into()),
+    });
+    let name = format!("s1-data-{}", spec.backup_uid);
+    let snapshots = volume_snapshots(&client, &ns);
+    let foreign: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+        "metadata": {"name": name, "labels": {"herbarium.io/backup-uid": "an-older-backup"}},
+        "spec": {"volumeSnapshotClassName": "any", "source": {"persistentVolumeClaimName": "data"}}}))
+    .unwrap();
+    snapshots
+        .create(&PostParams::default(), &foreign)
+        .await
+        .unwrap();
+    let job = run_job(&s, "s1", spec).await;
+    let status = job.status.unwrap().run;
+    assert_eq!(
+        status.phase,
+        Some(BackupPhase::PartiallySucceeded),
+        "{status:?}"
+    );
+    assert_eq!(status.errors.len(), 1, "{:?}", status.errors);
+    assert!(
+        status.errors[0].message.contains("not this backup's"),
+        "{:?}",
+        status.errors
+    );
+    assert_eq!(status.volume_snapshots, Some(0));
+    assert!(delete_and_reconcile(&s, "s1").await);
+    assert!(s.api.get_opt("s1").await.unwrap().is_none());
+    assert!(
+        snapshots.get_opt(&name).await.unwrap().is_some(),
+        "another backup's snapshot is not deleted"
+    );
 }

@@ -24,6 +24,7 @@ use super::delete::{
 };
 use super::hooks::Hooks;
 use super::run::{Job, run as run_backup};
+use super::snapshots;
 use super::status::{Step, failed, started, step, succeeded};
 use crate::context::{Context, StoreFactory};
 use crate::format::backup_dir;
@@ -331,7 +332,8 @@ async fn cleanup<F: StoreFactory>(
     if deleted == 0 && status.run.phase.is_some_and(|p| p != BackupPhase::Failed) {
         tracing::warn!(job = %job.name_any(), %dir, "no blob was found to delete; if the location's container changed since the backup was written, its data is in the old container");
     }
-    tracing::info!(job = %job.name_any(), %dir, deleted, "backup deleted");
+    let snapshots = snapshots::delete_of(&ctx.client, &spec.backup_uid).await?;
+    tracing::info!(job = %job.name_any(), %dir, deleted, snapshots, "backup deleted");
     Ok(Action::await_change())
 }
 

@@ -317,7 +317,7 @@ pub async fn run<S: BlobStore>(
                 Some(Err(e)) => return Err(RunError::Selection(e)),
                 None => std::time::Duration::from_secs(600),
             };
-            let (records, errors) = snapshots::take(
+            let taken = snapshots::take(
                 client,
                 &claims,
                 options.class_name.as_deref(),
@@ -325,11 +325,19 @@ pub async fn run<S: BlobStore>(
                 (job.name, job.uid),
             )
             .await;
-            for (item, message) in errors {
+            for (item, message) in taken.errors {
                 journal.error(item, message);
             }
-            journal.info(json!({"msg": "volume snapshots", "ready": records.len()}));
-            volumes = records;
+            if !taken.skipped.is_empty() {
+                let first: Vec<String> = (taken.skipped.iter().take(50))
+                    .map(|(item, why)| format!("{item}: {why}"))
+                    .collect();
+                tracing::info!(backup = job.name, skipped = ?first, "PVCs without a volume snapshot");
+                journal.info(json!({"msg": "PVCs without a volume snapshot",
+                    "count": taken.skipped.len(), "first": first}));
+            }
+            journal.info(json!({"msg": "volume snapshots", "ready": taken.records.len()}));
+            volumes = taken.records;
         }
         Ok::<_, RunError>((finished, volumes))
     }
