@@ -148,7 +148,14 @@ pub async fn run<S: BlobStore>(
     progress: &watch::Sender<Progress>,
 ) -> Result<Outcome, RunError> {
     let mut journal = Journal::default();
-    let (served, crd_names) = kube_io::discover(client).await?;
+    let discovered = kube_io::discover(client).await?;
+    for (group, error) in &discovered.failed {
+        journal.error(
+            format!("{group}/"),
+            format!("discovering API group {group}: {error}; its resources are not in this backup"),
+        );
+    }
+    let (served, crd_names) = (discovered.served, discovered.crds);
     let namespaces = kube_io::namespaces(client).await?;
     let labels: Vec<_> = namespaces
         .iter()
