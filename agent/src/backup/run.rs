@@ -20,7 +20,7 @@ use super::commit::commit;
 use super::hooks::{HookRun, Hooks};
 use super::journal::Journal;
 use super::kube_io::{self, builtin, list_page};
-use super::select::{Plan, plan};
+use super::select::{Plan, plan, unmatched, wanted};
 use super::snapshots::{self, Claim};
 use crate::context::Settings;
 use crate::store::{BlobStore, StoreError};
@@ -162,6 +162,9 @@ pub async fn run<S: BlobStore>(
         .map(|(n, l, _)| (n.clone(), l.clone()))
         .collect();
     let plan = plan(job.selection, &served, &labels).map_err(RunError::Selection)?;
+    if let Some(warning) = unmatched(job.selection, &served) {
+        journal.warn("selection".into(), warning);
+    }
     journal.info(json!({"msg": "planned", "namespaces": plan.namespaces,
         "resources": plan.namespaced.len() + plan.cluster.len()}));
     let mut hooks = HookRun::new(client, job.hooks, plan.namespaces.iter().cloned().collect());
@@ -292,7 +295,10 @@ pub async fn run<S: BlobStore>(
                     &needs.cluster_roles,
                 ),
             ];
-            for (r, names) in extra {
+            for (r, names) in extra
+                .into_iter()
+                .filter(|(r, _)| wanted(job.selection, r))
+            {
                 for name in names {
                     match kube_io::get(client, &r, None, name).await {
                     Ok(Some(mut obj)) => {

@@ -148,3 +148,31 @@ pub fn read_archive(blob: &[u8]) -> BTreeMap<String, (u64, String)> {
         .map(|(k, (n, sha))| (k, (n, hex::encode(sha.finalize()))))
         .collect()
 }
+
+/// Every entry of an archive, in order.
+pub fn archive_entries(blob: &[u8]) -> Vec<herbarium_agent::format::EntryKey> {
+    let mut tar = tar::Archive::new(zstd::stream::read::Decoder::new(blob).unwrap());
+    tar.entries()
+        .unwrap()
+        .map(|e| parse_entry_path(&e.unwrap().path().unwrap().to_string_lossy()).unwrap())
+        .collect()
+}
+
+/// The archive of a finished job, read back from the store.
+pub async fn entries_of(s: &Setup, job: &BackupJob) -> Vec<herbarium_agent::format::EntryKey> {
+    use herbarium_agent::store::BlobStore;
+    let dir = job
+        .status
+        .as_ref()
+        .unwrap()
+        .run
+        .storage_path
+        .clone()
+        .unwrap();
+    let blob = s
+        .store
+        .get(&format!("{dir}resources.tar.zst"), 1 << 30)
+        .await
+        .unwrap();
+    archive_entries(&blob)
+}
