@@ -63,3 +63,110 @@ async fn auto_additions_follow_the_resource_filters_and_unknown_names_warn() {
         "excluded, also from Auto: {resources:?}"
     );
 }
+
+/// `*` lists every namespaced resource across the whole cluster and keeps the selected
+/// namespaces: with `excludedNamespaces` and a namespace label selector, exactly the expected
+/// namespaces are in the archive, whatever else the cluster holds.
+#[tokio::test]
+async fn star_with_exclusions_and_a_namespace_selector_takes_exactly_those() {
+    let s = setup().await;
+    let client = cluster_client().await;
+    let tag = common::unique("team");
+    let mut names = Vec::new();
+    for (i, labelled) in [true, true, true, false].into_iter().enumerate() {
+        let ns = format!("{tag}-{i}");
+        let labels = if labelled {
+            json!({"team": tag})
+        } else {
+            json!({})
+        };
+        apply(
+            &client,
+            None,
+            json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": ns, "labels": labels}}),
+        )
+        .await;
+        apply(
+            &client,
+            Some(&ns),
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c"}}),
+        )
+        .await;
+        names.push(ns);
+    }
+    let selection = ResourceSelection {
+        namespaces: vec!["*".into()],
+        excluded_namespaces: vec![names[2].clone()],
+        namespace_selector: Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+                match_labels: Some([("team".to_string(), tag.clone())].into()),
+                ..Default::default()
+            },
+        ),
+        included_resources: vec!["configmaps".into(), "namespaces".into()],
+        ..Default::default()
+    };
+    let job = run_job(&s, "n1", job_spec("n1", selection, DeletionPolicy::Delete)).await;
+    let status = job.status.clone().unwrap().run;
+    assert_eq!(status.phase, Some(BackupPhase::Succeeded), "{status:?}");
+    let entries = entries_of(&s, &job).await;
+    let namespaces: BTreeSet<String> = entries
+        .iter()
+        .filter(|e| e.resource == "namespaces")
+        .map(|e| e.name.clone())
+        .collect();
+    let of_configmaps: BTreeSet<String> = entries
+        .iter()
+        .filter(|e| e.resource == "configmaps")
+        .filter_map(|e| e.namespace.clone())
+        .collect();
+    let want: BTreeSet<String> = names[..2].iter().cloned().collect();
+    assert_eq!(namespaces, want);
+    assert_eq!(of_configmaps, want);
+}
+
+/// Lists are read page by page: 25 ConfigMaps with pages of 4 are all in the archive.
+#[tokio::test]
+async fn lists_are_read_page_by_page() {
+    let s = setup().await;
+    let client = cluster_client().await;
+    let ns = herbarium_test_support::unique_namespace(&client, "agent-page")
+        .await
+        .unwrap();
+    for i in 0..25 {
+        apply(
+            &client,
+            Some(&ns),
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("c-{i:02}")}}),
+        )
+        .await;
+    }
+    let (mut ctx, _) = common::context(
+        client.clone(),
+        &s.ctx.namespace,
+        s.ctx.stores.inner_settings(),
+    );
+    std::sync::Arc::get_mut(&mut ctx)
+        .unwrap()
+        .settings
+        .page_size = 4;
+    let s = Setup { ctx, ..s };
+    let selection = ResourceSelection {
+        namespaces: vec![ns.clone()],
+        included_resources: vec!["configmaps".into()],
+        ..Default::default()
+    };
+    let job = run_job(&s, "p1", job_spec("p1", selection, DeletionPolicy::Delete)).await;
+    let status = job.status.clone().unwrap().run;
+    assert_eq!(status.phase, Some(BackupPhase::Succeeded), "{status:?}");
+    let names: Vec<String> = entries_of(&s, &job)
+        .await
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    let want: Vec<String> = (0..25).map(|i| format!("c-{i:02}")).collect();
+    assert_eq!(names, want);
+}
