@@ -5,6 +5,8 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
 use common::backup::*;
 use common::cluster_client;
@@ -149,10 +151,7 @@ async fn lists_are_read_page_by_page() {
         &s.ctx.namespace,
         s.ctx.stores.inner_settings(),
     );
-    std::sync::Arc::get_mut(&mut ctx)
-        .unwrap()
-        .settings
-        .page_size = 4;
+    Arc::get_mut(&mut ctx).unwrap().settings.page_size = 4;
     let s = Setup { ctx, ..s };
     let selection = ResourceSelection {
         namespaces: vec![ns.clone()],
@@ -168,5 +167,72 @@ async fn lists_are_read_page_by_page() {
         .map(|e| e.name)
         .collect();
     let want: Vec<String> = (0..25).map(|i| format!("c-{i:02}")).collect();
+    assert_eq!(names, want);
+}
+
+/// A client to cluster-1 that answers the first continued ConfigMap list with 410 Gone (the
+/// continue token expired), as an API server does when the list outlives its snapshot.
+async fn expiring_client() -> (kube::Client, Arc<AtomicBool>) {
+    let real = cluster_client().await;
+    let fired = Arc::new(AtomicBool::new(false));
+    let f = fired.clone();
+    let svc = tower::service_fn(move |req: http::Request<kube::client::Body>| {
+        let (real, f) = (real.clone(), f.clone());
+        async move {
+            let uri = req.uri().to_string();
+            if uri.contains("/configmaps") && uri.contains("continue=") && !f.swap(true, SeqCst) {
+                let body = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                    "message": "The provided continue parameter is too old to display a consistent list result.",
+                    "reason": "Expired", "code": 410});
+                let resp = http::Response::builder()
+                    .status(410)
+                    .header("content-type", "application/json")
+                    .body(kube::client::Body::from(body.to_string().into_bytes()))
+                    .unwrap();
+                return Ok::<_, kube::Error>(resp);
+            }
+            real.send(req).await
+        }
+    });
+    (kube::Client::new(svc, "default"), fired)
+}
+
+/// The continue token expires mid-list: the resource is listed again from the start, and every
+/// object is in the archive exactly once.
+#[tokio::test]
+async fn an_expired_list_is_read_again_without_duplicates() {
+    let s = setup().await;
+    let client = cluster_client().await;
+    let ns = herbarium_test_support::unique_namespace(&client, "agent-page")
+        .await
+        .unwrap();
+    for i in 0..10 {
+        apply(
+            &client,
+            Some(&ns),
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("c-{i:02}")}}),
+        )
+        .await;
+    }
+    let (expiring, fired) = expiring_client().await;
+    let (mut ctx, _) = common::context(expiring, &s.ctx.namespace, s.ctx.stores.inner_settings());
+    Arc::get_mut(&mut ctx).unwrap().settings.page_size = 4;
+    let s = Setup { ctx, ..s };
+    let selection = ResourceSelection {
+        namespaces: vec![ns.clone()],
+        included_resources: vec!["configmaps".into()],
+        ..Default::default()
+    };
+    let job = run_job(&s, "e1", job_spec("e1", selection, DeletionPolicy::Delete)).await;
+    assert!(fired.load(SeqCst), "the list expired once");
+    let status = job.status.clone().unwrap().run;
+    assert_eq!(status.phase, Some(BackupPhase::Succeeded), "{status:?}");
+    let names: Vec<String> = entries_of(&s, &job)
+        .await
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    let want: Vec<String> = (0..10).map(|i| format!("c-{i:02}")).collect();
     assert_eq!(names, want);
 }

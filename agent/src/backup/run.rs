@@ -11,7 +11,7 @@ use herbarium_api::common::{
 };
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 use super::archive::{ArchiveWriter, ResourceId};
@@ -19,8 +19,9 @@ use super::clean::{Needs, clean, name_of};
 use super::commit::commit;
 use super::hooks::{HookRun, Hooks};
 use super::journal::Journal;
-use super::kube_io::{self, builtin, list_page};
-use super::select::{Plan, plan, unmatched, wanted};
+use super::kube_io::{self, builtin};
+use super::listing::{Msg, Written, lister, targets};
+use super::select::{plan, unmatched, wanted};
 use super::snapshots::{self, Claim};
 use crate::context::Settings;
 use crate::store::{BlobStore, StoreError};
@@ -65,68 +66,6 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("{0}; the backup was not taken (post-hooks ran)")]
     Hook(String),
-}
-
-enum Msg {
-    Page { target: usize, items: Vec<Value> },
-    Failed { target: usize, error: String },
-}
-
-type Target = (ResourceId, Option<String>);
-
-fn targets(p: &Plan) -> Vec<Target> {
-    let mut t = Vec::new();
-    for r in &p.namespaced {
-        if p.list_all_namespaces {
-            if !p.namespaces.is_empty() {
-                t.push((r.clone(), None));
-            }
-        } else {
-            t.extend(p.namespaces.iter().map(|ns| (r.clone(), Some(ns.clone()))));
-        }
-    }
-    t.extend(p.cluster.iter().map(|r| (r.clone(), None)));
-    t
-}
-
-/// Lists every target page by page into `tx`; runs ahead of the writer by the channel's size.
-async fn lister(
-    client: Client,
-    targets: Vec<Target>,
-    selector: Option<String>,
-    limit: u32,
-    tx: mpsc::Sender<Msg>,
-) {
-    for (i, (r, ns)) in targets.iter().enumerate() {
-        let mut token = None;
-        loop {
-            match list_page(&client, r, ns.as_deref(), selector.as_deref(), limit, token).await {
-                Ok(page) => {
-                    token = page.metadata.continue_token.filter(|t| !t.is_empty());
-                    if tx
-                        .send(Msg::Page {
-                            target: i,
-                            items: page.items,
-                        })
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    if token.is_none() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    let error = format!("listing: {e}");
-                    if tx.send(Msg::Failed { target: i, error }).await.is_err() {
-                        return;
-                    }
-                    break;
-                }
-            }
-        }
-    }
 }
 
 fn item_name(r: &ResourceId, ns: Option<&str>, name: &str) -> String {
@@ -224,11 +163,18 @@ pub async fn run<S: BlobStore>(
         let want_snapshots = job.snapshots.is_some_and(|o| o.enabled);
         let mut claims: Vec<Claim> = Vec::new();
         let mut counts = vec![0u64; targets.len()];
+        let mut written = Written::default();
         while let Some(msg) = rx.recv().await {
             match msg {
                 Msg::Failed { target, error } => {
                     let (r, ns) = &targets[target];
                     journal.error(item_name(r, ns.as_deref(), ""), error);
+                }
+                Msg::Restarted { target } => {
+                    let (r, ns) = &targets[target];
+                    journal.info(json!({"msg": "the list expired (410 Gone); listed again from \
+                        the start, objects already written are skipped",
+                        "item": item_name(r, ns.as_deref(), "")}));
                 }
                 Msg::Page { target, items } => {
                     let (r, _) = &targets[target];
@@ -240,6 +186,9 @@ pub async fn run<S: BlobStore>(
                             continue;
                         };
                         if r.namespaced && !ns.as_deref().is_some_and(|n| selected.contains(n)) {
+                            continue;
+                        }
+                        if !written.first_time(target, ns.as_deref(), &name) {
                             continue;
                         }
                         if plan.auto {
