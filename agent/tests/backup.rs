@@ -5,18 +5,15 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::Arc;
 
+use common::backup::*;
 use common::*;
 use herbarium_agent::backup::reconcile::reconcile;
-use herbarium_agent::context::StoreFactory;
-use herbarium_agent::format::{backup_dir, parse_entry_path, parse_index, parse_metadata};
-use herbarium_agent::store::{AzureStores, BlobStore};
-use herbarium_api::agent::{BackupJob, BackupJobSpec, LocationAccess};
-use herbarium_api::common::{
-    BackupPhase, ClusterResources, DeletionPolicy, Origin, ResourceSelection,
-};
+use herbarium_agent::format::{backup_dir, parse_index, parse_metadata};
+use herbarium_agent::store::BlobStore;
+use herbarium_api::agent::BackupJob;
+use herbarium_api::common::{BackupPhase, ClusterResources, DeletionPolicy, ResourceSelection};
 use herbarium_api::constants::BACKUP_JOB_FINALIZER;
 use kube::api::GroupVersionKind;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
@@ -24,44 +21,6 @@ use kube::discovery::ApiResource;
 use kube::{Api, Client};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-
-const CRD: &str = "widgets.agenttest.herbarium.io";
-
-async fn apply(client: &Client, ns: Option<&str>, obj: serde_json::Value) {
-    let api_version = obj["apiVersion"].as_str().unwrap().to_string();
-    let kind = obj["kind"].as_str().unwrap().to_string();
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
-    let plural = match kind.as_str() {
-        "CustomResourceDefinition" => "customresourcedefinitions".to_string(),
-        "Widget" => "widgets".to_string(),
-        "PersistentVolume" => "persistentvolumes".to_string(),
-        "PersistentVolumeClaim" => "persistentvolumeclaims".to_string(),
-        "ClusterRole" => "clusterroles".to_string(),
-        "VolumeSnapshotClass" => "volumesnapshotclasses".to_string(),
-        "RoleBinding" => "rolebindings".to_string(),
-        "ServiceAccount" => "serviceaccounts".to_string(),
-        k => format!("{}s", k.to_lowercase()),
-    };
-    let ar = ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: api_version.clone(),
-        kind,
-        plural,
-    };
-    let api: Api<DynamicObject> = match ns {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
-        None => Api::all_with(client.clone(), &ar),
-    };
-    let name = obj["metadata"]["name"].as_str().unwrap().to_string();
-    api.patch(
-        &name,
-        &PatchParams::apply("agent-test").force(),
-        &Patch::Apply(&obj),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("applying {api_version} {name}: {e}"));
-}
 
 /// A namespace with ConfigMaps, a Secret, a ServiceAccount, a Deployment, two Widgets (a custom
 /// resource), a RoleBinding to a ClusterRole and a PVC bound to a PV.
@@ -133,99 +92,6 @@ async fn workload(client: &Client) -> String {
     apply(client, Some(&ns), json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "volumeName": format!("{ns}-pv")}})).await;
     ns
-}
-
-fn job_spec(name: &str, selection: ResourceSelection, policy: DeletionPolicy) -> BackupJobSpec {
-    BackupJobSpec {
-        backup_name: name.into(),
-        backup_uid: uuid::Uuid::new_v4().to_string(),
-        cluster_uid: "cluster-1-uid".into(),
-        location: "loc".into(),
-        origin: Origin::Manual,
-        selection: Some(selection),
-        pre_hooks: vec![],
-        post_hooks: vec![],
-        volume_snapshots: None,
-        deletion_policy: policy,
-        garden: None,
-    }
-}
-
-struct Setup {
-    api: Api<BackupJob>,
-    ctx: Arc<herbarium_agent::context::Context<RecordingStores>>,
-    calls: Calls,
-    store: <AzureStores as StoreFactory>::Store,
-    location: LocationAccess,
-}
-
-async fn setup() -> Setup {
-    let client = cluster_client().await;
-    let c = container().await;
-    let settings = agent_with_role(&c).await;
-    let agent_ns = herbarium_test_support::unique_namespace(&client, "agent-sys")
-        .await
-        .unwrap();
-    let la_api: Api<LocationAccess> = Api::namespaced(client.clone(), &agent_ns);
-    let location = la_api
-        .create(
-            &PostParams::default(),
-            &LocationAccess::new("loc", location_spec(&c, &var("HERBARIUM_BLOB_ENDPOINT"))),
-        )
-        .await
-        .unwrap();
-    let store = AzureStores::new(settings.clone())
-        .open(&location.spec)
-        .unwrap();
-    let (ctx, calls) = context(client.clone(), &agent_ns, settings);
-    Setup {
-        api: Api::namespaced(client, &agent_ns),
-        ctx,
-        calls,
-        store,
-        location,
-    }
-}
-
-/// Creates the job and reconciles it until it stops changing (finalizer, then the run).
-async fn run_job(s: &Setup, name: &str, spec: BackupJobSpec) -> BackupJob {
-    s.api
-        .create(&PostParams::default(), &BackupJob::new(name, spec))
-        .await
-        .unwrap();
-    for _ in 0..2 {
-        let job = s.api.get(name).await.unwrap();
-        reconcile(Arc::new(job), s.ctx.clone())
-            .await
-            .expect("reconcile");
-    }
-    s.api.get(name).await.unwrap()
-}
-
-/// Reads the archive back: entries per resource, each resource's checksum.
-fn read_archive(blob: &[u8]) -> BTreeMap<String, (u64, String)> {
-    let mut tar = tar::Archive::new(zstd::stream::read::Decoder::new(blob).unwrap());
-    let mut out: BTreeMap<String, (u64, Sha256)> = BTreeMap::new();
-    for entry in tar.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let key = parse_entry_path(&entry.path().unwrap().to_string_lossy()).unwrap();
-        let mut body = Vec::new();
-        entry.read_to_end(&mut body).unwrap();
-        let obj: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert!(
-            obj["metadata"].get("resourceVersion").is_none()
-                && obj["metadata"].get("managedFields").is_none()
-        );
-        assert_eq!(obj["metadata"]["name"], key.name.as_str());
-        let e = out
-            .entry(format!("{}.{}", key.resource, key.group))
-            .or_insert((0, Sha256::new()));
-        e.0 += 1;
-        e.1.update(&body);
-    }
-    out.into_iter()
-        .map(|(k, (n, sha))| (k, (n, hex::encode(sha.finalize()))))
-        .collect()
 }
 
 #[tokio::test]
@@ -462,6 +328,7 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
         class_name: None,
         timeout: Some("60s".into()),
     });
+    let snapshot = format!("b3-data-{}", spec.backup_uid);
     s.api
         .create(&PostParams::default(), &BackupJob::new("b3", spec))
         .await
@@ -490,7 +357,8 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
         std::time::Duration::from_secs(60),
         || {
             let snapshots = snapshots.clone();
-            async move { snapshots.get_opt("b3-data").await.ok().flatten() }
+            let snapshot = snapshot.clone();
+            async move { snapshots.get_opt(&snapshot).await.ok().flatten() }
         },
     )
     .await
@@ -516,7 +384,7 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
         "apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
         "metadata": {"name": content_name},
         "spec": {"driver": driver, "deletionPolicy": "Delete", "source": {"volumeHandle": "vol-1"},
-                 "volumeSnapshotRef": {"namespace": ns, "name": "b3-data"}}}))
+                 "volumeSnapshotRef": {"namespace": ns, "name": snapshot}}}))
     .unwrap();
     contents
         .create(&PostParams::default(), &content)
@@ -536,7 +404,7 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
         "status": {"readyToUse": true, "boundVolumeSnapshotContentName": content_name, "restoreSize": "1Gi"}});
     snapshots
         .patch_status(
-            "b3-data",
+            &snapshot,
             &PatchParams::apply("snapshot-controller").force(),
             &Patch::Apply(&status),
         )
@@ -560,9 +428,17 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
     assert_eq!(
         volumes,
         json!([{"namespace": ns, "persistentVolumeClaim": "data", "persistentVolume": format!("{ns}-pv"),
-        "driver": driver, "volumeSnapshot": "b3-data", "volumeSnapshotClass": format!("{ns}-class"),
+        "driver": driver, "volumeSnapshot": snapshot, "volumeSnapshotClass": format!("{ns}-class"),
         "volumeSnapshotContent": content_name, "restoreSize": "1Gi", "snapshotHandle": "snap-handle-1"}])
     );
+
+    // Deleting the backup deletes its VolumeSnapshots.
+    s.api.delete("b3", &DeleteParams::default()).await.unwrap();
+    reconcile(Arc::new(s.api.get("b3").await.unwrap()), s.ctx.clone())
+        .await
+        .unwrap();
+    assert!(s.api.get_opt("b3").await.unwrap().is_none());
+    assert!(snapshots.get_opt(&snapshot).await.unwrap().is_none());
 }
 
 /// A job found InProgress (the agent stopped mid-run) runs again from scratch; a stopping

@@ -30,7 +30,7 @@ pub const ENDPOINT_MESSAGE: &str = "endpoint must be an https URL without a trai
 #[serde(rename_all = "camelCase")]
 pub struct ResourceSelection {
     /// Namespaces to back up. `*` means all but kube-system, kube-public, kube-node-lease and
-    /// herbarium-system. Default: `*`.
+    /// herbarium-system; one of those named next to `*` is taken too. Default: `*`.
     #[serde(default = "all_namespaces")]
     #[schemars(length(min = 1, max = 256), inner(length(max = 63)))]
     #[x_kube(validation = kube::core::Rule::new("self.all(n, n == '*' || n.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))").message("namespaces must be '*' or DNS labels"))]

@@ -28,6 +28,17 @@ impl Journal {
         }
         self.errors.push_back(ItemError { item, message });
     }
+    /// Something the user should see in status that does not make the backup partial.
+    pub(super) fn warn(&mut self, item: String, message: String) {
+        self.line("warning", json!({"item": item, "message": message}));
+        if self.errors.len() == MAX_STATUS_ERRORS {
+            self.errors.pop_front();
+        }
+        self.errors.push_back(ItemError {
+            item,
+            message: format!("warning: {message}"),
+        });
+    }
     fn line(&mut self, level: &str, mut fields: Value) {
         fields["time"] = json!(Timestamp::now().to_string());
         fields["level"] = json!(level);

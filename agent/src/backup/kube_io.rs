@@ -4,8 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroup;
 use kube::api::{GetParams, ListParams};
-use kube::discovery::{Discovery, Scope, verbs};
+use kube::core::GroupVersion;
+use kube::discovery::{Scope, verbs};
 use kube::{Api, Client};
 use serde::Deserialize;
 use serde_json::Value;
@@ -13,13 +15,41 @@ use serde_json::Value;
 use super::archive::ResourceId;
 use super::select::Served;
 
-/// The preferred version of every group's resources, and the names of the CRDs.
-pub async fn discover(client: &Client) -> Result<(Vec<Served>, BTreeSet<String>), kube::Error> {
-    let discovery = Discovery::new(client.clone()).run().await?;
-    let mut served = Vec::new();
-    for group in discovery.groups() {
+/// What discovery found: the preferred version of every group's resources, the names of the
+/// CRDs, and the groups that could not be discovered (name, error).
+#[derive(Default)]
+pub struct Discovered {
+    pub served: Vec<Served>,
+    pub crds: BTreeSet<String>,
+    pub failed: Vec<(String, String)>,
+}
+
+/// The group-version to discover for a group: its preferred version, else its first.
+pub fn query_version(g: &APIGroup) -> Option<GroupVersion> {
+    let version = g
+        .preferred_version
+        .as_ref()
+        .or_else(|| g.versions.first())?;
+    Some(GroupVersion::gv(&g.name, &version.version))
+}
+
+/// Discovers group by group: one failing group (a broken aggregated APIService) is reported in
+/// `failed` instead of failing the backup. Only the list of groups itself is required.
+pub async fn discover(client: &Client) -> Result<Discovered, kube::Error> {
+    let groups = client.list_api_groups().await?;
+    let mut targets = vec![GroupVersion::gv("", "v1")];
+    targets.extend(groups.groups.iter().filter_map(query_version));
+    let mut found = Discovered::default();
+    for gv in targets {
+        let group = match kube::discovery::pinned_group(client, &gv).await {
+            Ok(g) => g,
+            Err(e) => {
+                found.failed.push((gv.api_version(), e.to_string()));
+                continue;
+            }
+        };
         for (ar, caps) in group.recommended_resources() {
-            served.push(Served {
+            found.served.push(Served {
                 id: ResourceId {
                     group: ar.group.clone(),
                     version: ar.version.clone(),
@@ -32,14 +62,20 @@ pub async fn discover(client: &Client) -> Result<(Vec<Served>, BTreeSet<String>)
         }
     }
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let names = crds
-        .list_metadata(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter_map(|c| c.metadata.name)
-        .collect();
-    Ok((served, names))
+    match crds.list_metadata(&ListParams::default()).await {
+        Ok(list) => {
+            found.crds = list
+                .items
+                .into_iter()
+                .filter_map(|c| c.metadata.name)
+                .collect()
+        }
+        Err(e) => found.failed.push((
+            "apiextensions.k8s.io/v1".into(),
+            format!("listing CRDs: {e}"),
+        )),
+    }
+    Ok(found)
 }
 
 /// `/api/v1[/namespaces/<ns>]/<resource>` or `/apis/<group>/<version>[/namespaces/<ns>]/<resource>`.
@@ -177,6 +213,26 @@ pub fn builtin(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_group_is_discovered_at_its_preferred_version_else_its_first() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::GroupVersionForDiscovery;
+        let v = |version: &str| GroupVersionForDiscovery {
+            group_version: format!("g/{version}"),
+            version: version.into(),
+        };
+        let mut g = APIGroup {
+            name: "g".into(),
+            versions: vec![v("v1beta1"), v("v1")],
+            preferred_version: Some(v("v1")),
+            ..Default::default()
+        };
+        assert_eq!(query_version(&g).unwrap().api_version(), "g/v1");
+        g.preferred_version = None;
+        assert_eq!(query_version(&g).unwrap().api_version(), "g/v1beta1");
+        g.versions.clear();
+        assert!(query_version(&g).is_none());
+    }
 
     #[test]
     fn paths_of_core_and_grouped_resources() {

@@ -8,6 +8,7 @@ pub mod delete;
 pub mod hooks;
 mod journal;
 pub mod kube_io;
+mod listing;
 pub mod reconcile;
 pub mod run;
 pub mod select;

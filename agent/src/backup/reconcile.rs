@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use herbarium_api::agent::{BackupJob, BackupJobStatus, LocationAccess};
-use herbarium_api::common::{BackupRunStatus, DeletionPolicy, Progress};
+use herbarium_api::common::{BackupPhase, BackupRunStatus, DeletionPolicy, Progress};
 use herbarium_api::constants::{AGENT_MANAGER, BACKUP_JOB_FINALIZER};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
@@ -19,9 +19,12 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 use tokio::sync::{oneshot, watch};
 
-use super::delete::delete_backup;
+use super::delete::{
+    DELETION_BLOCKED, RETRY, Target, blocked, delete_backup, dir_to_delete, uncommit,
+};
 use super::hooks::Hooks;
 use super::run::{Job, run as run_backup};
+use super::snapshots;
 use super::status::{Step, failed, started, step, succeeded};
 use crate::context::{Context, StoreFactory};
 use crate::format::backup_dir;
@@ -30,8 +33,12 @@ use crate::format::backup_dir;
 pub enum Error {
     #[error("{0} (retried)")]
     Kube(#[from] kube::Error),
-    #[error("deleting the backup's blobs: {0} (retried)")]
-    Delete(crate::store::StoreError),
+    /// Reported in the job's [`DELETION_BLOCKED`] condition; retried after `retry_after`.
+    #[error("deleting the backup's blobs: {error} (retried in {}s)", retry_after.as_secs())]
+    Delete {
+        error: crate::store::StoreError,
+        retry_after: Duration,
+    },
 }
 
 pub async fn reconcile<F: StoreFactory>(
@@ -42,7 +49,7 @@ pub async fn reconcile<F: StoreFactory>(
     finalizer(&api, BACKUP_JOB_FINALIZER, job, |event| async {
         match event {
             Event::Apply(job) => apply(job, &ctx, &api).await,
-            Event::Cleanup(job) => cleanup(job, &ctx).await,
+            Event::Cleanup(job) => cleanup(job, &ctx, &api).await,
         }
     })
     .await
@@ -68,6 +75,15 @@ async fn apply_status(
         observed_generation: generation,
         conditions: vec![],
     };
+    apply_job_status(api, name, &status).await
+}
+
+/// Applies the whole status (every field the agent owns; what is left out is removed).
+async fn apply_job_status(
+    api: &Api<BackupJob>,
+    name: &str,
+    status: &BackupJobStatus,
+) -> Result<(), kube::Error> {
     let patch =
         json!({"apiVersion": "agent.herbarium.io/v1alpha1", "kind": "BackupJob", "status": status});
     api.patch_status(
@@ -141,6 +157,23 @@ async fn apply<F: StoreFactory>(
             return Ok(Action::await_change());
         }
     };
+    if next == Step::Restart
+        && let Err(e) = uncommit(store.as_ref(), &dir).await
+    {
+        let message = format!(
+            "removing {dir}metadata.json of the interrupted run before running again: {e}; \
+             nothing was rewritten"
+        );
+        apply_status(
+            api,
+            &name,
+            &failed(&base, message, Timestamp::now()),
+            generation,
+        )
+        .await?;
+        ctx.metrics.backup_done("Failed", 0.0, 0, 0);
+        return Ok(Action::await_change());
+    }
     let (progress_tx, progress_rx) = watch::channel(Progress::default());
     let shared = Arc::new(Mutex::new(base.clone()));
     let (stop_tx, stop_rx) = oneshot::channel();
@@ -250,7 +283,11 @@ async fn report_progress(
     }
 }
 
-async fn cleanup<F: StoreFactory>(job: Arc<BackupJob>, ctx: &Context<F>) -> Result<Action, Error> {
+async fn cleanup<F: StoreFactory>(
+    job: Arc<BackupJob>,
+    ctx: &Context<F>,
+    api: &Api<BackupJob>,
+) -> Result<Action, Error> {
     let _busy = ctx.busy();
     let spec = &job.spec;
     if spec.deletion_policy == DeletionPolicy::Retain {
@@ -262,15 +299,41 @@ async fn cleanup<F: StoreFactory>(job: Arc<BackupJob>, ctx: &Context<F>) -> Resu
         tracing::warn!(job = %job.name_any(), location = %spec.location, "LocationAccess is gone; the backup's blobs are left in storage");
         return Ok(Action::await_change());
     };
-    let store = ctx.stores.open(&la.spec).map_err(Error::Delete)?;
-    let dir = backup_dir(
-        la.spec.prefix.as_deref(),
-        &spec.cluster_uid,
-        &spec.backup_name,
-        &spec.backup_uid,
-    );
-    let deleted = delete_backup(&store, &dir).await.map_err(Error::Delete)?;
-    tracing::info!(job = %job.name_any(), %dir, deleted, "backup deleted");
+    let status = job.status.clone().unwrap_or_default();
+    let (dir, refused) = dir_to_delete(&Target {
+        recorded: status.run.storage_path.as_deref(),
+        prefix: la.spec.prefix.as_deref(),
+        cluster_uid: &spec.cluster_uid,
+        name: &spec.backup_name,
+        uid: &spec.backup_uid,
+    });
+    if let Some(why) = refused {
+        tracing::warn!(job = %job.name_any(), "{why}");
+    }
+    let deleted = match ctx.stores.open(&la.spec) {
+        Ok(store) => delete_backup(&store, &dir).await,
+        Err(e) => Err(e),
+    };
+    let deleted = match deleted {
+        Ok(n) => n,
+        Err(error) => {
+            let previous = status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == DELETION_BLOCKED);
+            let (condition, retry_after) = blocked(&error, &dir, previous, Timestamp::now());
+            let mut next = status.clone();
+            next.conditions.retain(|c| c.type_ != DELETION_BLOCKED);
+            next.conditions.push(condition);
+            apply_job_status(api, &job.name_any(), &next).await?;
+            return Err(Error::Delete { error, retry_after });
+        }
+    };
+    if deleted == 0 && status.run.phase.is_some_and(|p| p != BackupPhase::Failed) {
+        tracing::warn!(job = %job.name_any(), %dir, "no blob was found to delete; if the location's container changed since the backup was written, its data is in the old container");
+    }
+    let snapshots = snapshots::delete_of(&ctx.client, &spec.backup_uid).await?;
+    tracing::info!(job = %job.name_any(), %dir, deleted, snapshots, "backup deleted");
     Ok(Action::await_change())
 }
 
@@ -280,7 +343,12 @@ fn error_policy<F: StoreFactory>(
     _: Arc<Context<F>>,
 ) -> Action {
     tracing::warn!(%error, "backup job");
-    Action::requeue(Duration::from_secs(15))
+    match error {
+        kube::runtime::finalizer::Error::CleanupFailed(Error::Delete { retry_after, .. }) => {
+            Action::requeue(*retry_after)
+        }
+        _ => Action::requeue(RETRY),
+    }
 }
 
 /// Runs the BackupJob controller until [`Context::stop`]; running backups finish (or fail

@@ -11,7 +11,7 @@ use herbarium_api::common::{
 };
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 use super::archive::{ArchiveWriter, ResourceId};
@@ -19,8 +19,9 @@ use super::clean::{Needs, clean, name_of};
 use super::commit::commit;
 use super::hooks::{HookRun, Hooks};
 use super::journal::Journal;
-use super::kube_io::{self, builtin, list_page};
-use super::select::{Plan, plan};
+use super::kube_io::{self, builtin};
+use super::listing::{Msg, Written, lister, targets};
+use super::select::{plan, unmatched, wanted};
 use super::snapshots::{self, Claim};
 use crate::context::Settings;
 use crate::store::{BlobStore, StoreError};
@@ -67,68 +68,6 @@ pub enum RunError {
     Hook(String),
 }
 
-enum Msg {
-    Page { target: usize, items: Vec<Value> },
-    Failed { target: usize, error: String },
-}
-
-type Target = (ResourceId, Option<String>);
-
-fn targets(p: &Plan) -> Vec<Target> {
-    let mut t = Vec::new();
-    for r in &p.namespaced {
-        if p.list_all_namespaces {
-            if !p.namespaces.is_empty() {
-                t.push((r.clone(), None));
-            }
-        } else {
-            t.extend(p.namespaces.iter().map(|ns| (r.clone(), Some(ns.clone()))));
-        }
-    }
-    t.extend(p.cluster.iter().map(|r| (r.clone(), None)));
-    t
-}
-
-/// Lists every target page by page into `tx`; runs ahead of the writer by the channel's size.
-async fn lister(
-    client: Client,
-    targets: Vec<Target>,
-    selector: Option<String>,
-    limit: u32,
-    tx: mpsc::Sender<Msg>,
-) {
-    for (i, (r, ns)) in targets.iter().enumerate() {
-        let mut token = None;
-        loop {
-            match list_page(&client, r, ns.as_deref(), selector.as_deref(), limit, token).await {
-                Ok(page) => {
-                    token = page.metadata.continue_token.filter(|t| !t.is_empty());
-                    if tx
-                        .send(Msg::Page {
-                            target: i,
-                            items: page.items,
-                        })
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    if token.is_none() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    let error = format!("listing: {e}");
-                    if tx.send(Msg::Failed { target: i, error }).await.is_err() {
-                        return;
-                    }
-                    break;
-                }
-            }
-        }
-    }
-}
-
 fn item_name(r: &ResourceId, ns: Option<&str>, name: &str) -> String {
     format!(
         "{}/{}/{}/{}/{name}",
@@ -148,13 +87,23 @@ pub async fn run<S: BlobStore>(
     progress: &watch::Sender<Progress>,
 ) -> Result<Outcome, RunError> {
     let mut journal = Journal::default();
-    let (served, crd_names) = kube_io::discover(client).await?;
+    let discovered = kube_io::discover(client).await?;
+    for (group, error) in &discovered.failed {
+        journal.error(
+            format!("{group}/"),
+            format!("discovering API group {group}: {error}; its resources are not in this backup"),
+        );
+    }
+    let (served, crd_names) = (discovered.served, discovered.crds);
     let namespaces = kube_io::namespaces(client).await?;
     let labels: Vec<_> = namespaces
         .iter()
         .map(|(n, l, _)| (n.clone(), l.clone()))
         .collect();
     let plan = plan(job.selection, &served, &labels).map_err(RunError::Selection)?;
+    if let Some(warning) = unmatched(job.selection, &served) {
+        journal.warn("selection".into(), warning);
+    }
     journal.info(json!({"msg": "planned", "namespaces": plan.namespaces,
         "resources": plan.namespaced.len() + plan.cluster.len()}));
     let mut hooks = HookRun::new(client, job.hooks, plan.namespaces.iter().cloned().collect());
@@ -214,11 +163,18 @@ pub async fn run<S: BlobStore>(
         let want_snapshots = job.snapshots.is_some_and(|o| o.enabled);
         let mut claims: Vec<Claim> = Vec::new();
         let mut counts = vec![0u64; targets.len()];
+        let mut written = Written::default();
         while let Some(msg) = rx.recv().await {
             match msg {
                 Msg::Failed { target, error } => {
                     let (r, ns) = &targets[target];
                     journal.error(item_name(r, ns.as_deref(), ""), error);
+                }
+                Msg::Restarted { target } => {
+                    let (r, ns) = &targets[target];
+                    journal.info(json!({"msg": "the list expired (410 Gone); listed again from \
+                        the start, objects already written are skipped",
+                        "item": item_name(r, ns.as_deref(), "")}));
                 }
                 Msg::Page { target, items } => {
                     let (r, _) = &targets[target];
@@ -230,6 +186,9 @@ pub async fn run<S: BlobStore>(
                             continue;
                         };
                         if r.namespaced && !ns.as_deref().is_some_and(|n| selected.contains(n)) {
+                            continue;
+                        }
+                        if !written.first_time(target, ns.as_deref(), &name) {
                             continue;
                         }
                         if plan.auto {
@@ -285,7 +244,10 @@ pub async fn run<S: BlobStore>(
                     &needs.cluster_roles,
                 ),
             ];
-            for (r, names) in extra {
+            for (r, names) in extra
+                .into_iter()
+                .filter(|(r, _)| wanted(job.selection, r))
+            {
                 for name in names {
                     match kube_io::get(client, &r, None, name).await {
                     Ok(Some(mut obj)) => {
@@ -317,7 +279,7 @@ pub async fn run<S: BlobStore>(
                 Some(Err(e)) => return Err(RunError::Selection(e)),
                 None => std::time::Duration::from_secs(600),
             };
-            let (records, errors) = snapshots::take(
+            let taken = snapshots::take(
                 client,
                 &claims,
                 options.class_name.as_deref(),
@@ -325,11 +287,19 @@ pub async fn run<S: BlobStore>(
                 (job.name, job.uid),
             )
             .await;
-            for (item, message) in errors {
+            for (item, message) in taken.errors {
                 journal.error(item, message);
             }
-            journal.info(json!({"msg": "volume snapshots", "ready": records.len()}));
-            volumes = records;
+            if !taken.skipped.is_empty() {
+                let first: Vec<String> = (taken.skipped.iter().take(50))
+                    .map(|(item, why)| format!("{item}: {why}"))
+                    .collect();
+                tracing::info!(backup = job.name, skipped = ?first, "PVCs without a volume snapshot");
+                journal.info(json!({"msg": "PVCs without a volume snapshot",
+                    "count": taken.skipped.len(), "first": first}));
+            }
+            journal.info(json!({"msg": "volume snapshots", "ready": taken.records.len()}));
+            volumes = taken.records;
         }
         Ok::<_, RunError>((finished, volumes))
     }

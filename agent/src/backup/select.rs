@@ -1,13 +1,16 @@
 //! What a backup takes, decided from the job's selection and what the cluster serves. Pure: no
 //! I/O, table-tested.
 //!
-//! Rules: `*` means every namespace but the system ones; `excludedNamespaces` and the namespace
-//! label selector narrow the set. Resources are named `resource` (any group) or
+//! Rules: `*` means every namespace but the system ones; a system namespace named next to `*`
+//! (`["*", "kube-system"]`) is taken too — naming it is explicit intent. `excludedNamespaces` and
+//! the namespace label selector narrow the set. Resources are named `resource` (any group) or
 //! `resource.group`; events, subresources and resources without `list` are never taken. The
 //! Namespace objects of the selected namespaces are always taken (a restore needs them) unless
 //! `namespaces` is excluded by the resource filters. Cluster-scoped resources: `Include` takes
 //! every listable one that passes the resource filters; `Auto` takes only what the selected
-//! namespaced objects need (see `needs.rs`); `Exclude` none.
+//! namespaced objects need (see `clean.rs`), also only when it passes the resource filters;
+//! `Exclude` none. Resource names that match nothing the cluster serves are reported
+//! ([`unmatched`]), not an error.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -57,7 +60,8 @@ pub fn names_resource(pattern: &str, r: &ResourceId) -> bool {
         || (!r.group.is_empty() && pattern == format!("{}.{}", r.resource, r.group))
 }
 
-fn wanted(sel: &ResourceSelection, r: &ResourceId) -> bool {
+/// Whether the resource filters (`includedResources`, `excludedResources`) let `r` in.
+pub fn wanted(sel: &ResourceSelection, r: &ResourceId) -> bool {
     (sel.included_resources.is_empty()
         || sel.included_resources.iter().any(|p| names_resource(p, r)))
         && !sel.excluded_resources.iter().any(|p| names_resource(p, r))
@@ -72,11 +76,8 @@ pub fn plan(
     let all = sel.namespaces.iter().any(|n| n == "*");
     let mut chosen: BTreeSet<String> = BTreeSet::new();
     for (name, labels) in namespaces {
-        let listed = if all {
-            !SYSTEM_NAMESPACES.contains(&name.as_str())
-        } else {
-            sel.namespaces.contains(name)
-        };
+        let listed =
+            sel.namespaces.contains(name) || (all && !SYSTEM_NAMESPACES.contains(&name.as_str()));
         let excluded = sel.excluded_namespaces.contains(name);
         let by_labels = match &sel.namespace_selector {
             Some(s) => matches(s, labels)?,
@@ -116,6 +117,40 @@ pub fn plan(
             .as_ref()
             .map(selector_string)
             .transpose()?,
+    })
+}
+
+/// The warning for names in `includedResources`/`excludedResources` that match no resource the
+/// cluster serves (a typo, or an API not installed): `None` when every name matches. At most
+/// 10 names are quoted.
+pub fn unmatched(sel: &ResourceSelection, served: &[Served]) -> Option<String> {
+    let mut parts = Vec::new();
+    for (field, names) in [
+        ("includedResources", &sel.included_resources),
+        ("excludedResources", &sel.excluded_resources),
+    ] {
+        let missing: Vec<&str> = names
+            .iter()
+            .filter(|p| !served.iter().any(|s| names_resource(p, &s.id)))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            let shown: Vec<String> = missing.iter().take(10).map(|m| format!("{m:?}")).collect();
+            let more = missing.len().saturating_sub(10);
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            parts.push(format!("{field} {}{more}", shown.join(", ")));
+        }
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "{} match no resource the cluster serves (name them `resource` or \
+             `resource.group`); ignored",
+            parts.join("; ")
+        )
     })
 }
 
@@ -235,6 +270,65 @@ mod tests {
             ["configmaps.", "deployments.apps", "widgets.example.com"]
         );
         assert!(p.cluster.is_empty(), "Auto lists no cluster resource whole");
+    }
+
+    #[test]
+    fn a_system_namespace_named_next_to_star_is_taken() {
+        let sel = ResourceSelection {
+            namespaces: vec!["*".into(), "kube-system".into()],
+            excluded_namespaces: vec!["default".into()],
+            ..Default::default()
+        };
+        let p = plan(&sel, &cluster(), &namespaces()).unwrap();
+        assert_eq!(p.namespaces, ["blog", "kube-system", "shop"]);
+        let excluded = ResourceSelection {
+            excluded_namespaces: vec!["kube-system".into()],
+            ..sel
+        };
+        let p = plan(&excluded, &cluster(), &namespaces()).unwrap();
+        assert_eq!(
+            p.namespaces,
+            ["blog", "default", "shop"],
+            "exclusion still wins"
+        );
+    }
+
+    #[test]
+    fn resource_filters_apply_to_auto_extras_and_unknown_names_are_reported() {
+        let crds = ResourceId {
+            group: "apiextensions.k8s.io".into(),
+            version: "v1".into(),
+            resource: "customresourcedefinitions".into(),
+            kind: "CustomResourceDefinition".into(),
+            namespaced: false,
+        };
+        let only_cms = ResourceSelection {
+            included_resources: vec!["configmaps".into()],
+            ..Default::default()
+        };
+        assert!(!wanted(&only_cms, &crds));
+        let no_crds = ResourceSelection {
+            excluded_resources: vec!["customresourcedefinitions.apiextensions.k8s.io".into()],
+            ..Default::default()
+        };
+        assert!(!wanted(&no_crds, &crds));
+        assert!(wanted(&ResourceSelection::default(), &crds));
+
+        assert_eq!(unmatched(&only_cms, &cluster()), None);
+        let typos = ResourceSelection {
+            included_resources: vec!["configmap".into(), "deployments.apps".into()],
+            excluded_resources: (0..12).map(|i| format!("x{i}")).collect(),
+            ..Default::default()
+        };
+        let w = unmatched(&typos, &cluster()).unwrap();
+        assert!(
+            w.starts_with("includedResources \"configmap\"; excludedResources \"x0\""),
+            "{w}"
+        );
+        assert!(
+            w.contains("and 2 more") && !w.contains("deployments"),
+            "{w}"
+        );
     }
 
     #[test]

@@ -13,8 +13,9 @@ pub enum Step {
     /// Not started yet: run it.
     Run,
     /// Marked InProgress but not running in this process (the agent restarted mid-run): run it
-    /// again from scratch. Blobs of the half-written backup are overwritten; without
-    /// metadata.json it was never committed.
+    /// again from scratch. Its metadata.json, if the interrupted run got that far, is deleted
+    /// first (the backup is uncommitted), then the blobs are overwritten; a rerun that fails
+    /// leaves no commit marker over a mix of two runs.
     Restart,
 }
 

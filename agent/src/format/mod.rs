@@ -10,7 +10,9 @@ mod paths;
 pub use entry::{EntryKey, entry_path, parse_entry_path};
 pub use index::{ArchiveInfo, Index, MAX_INDEX_BYTES, ResourceIndex, parse_index};
 pub use metadata::{MAX_METADATA_BYTES, Metadata, parse_metadata};
-pub use paths::{BackupDir, backup_dir, backups_root, parse_backup_dir, validation_blob};
+pub use paths::{
+    BackupDir, backup_dir, backups_root, parse_backup_dir, parse_backup_path, validation_blob,
+};
 
 /// What is wrong with something read from storage. Never retryable: the data itself is bad.
 #[derive(Debug, thiserror::Error, PartialEq)]

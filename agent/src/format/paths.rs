@@ -60,6 +60,26 @@ pub fn parse_backup_dir(relative: &str) -> Option<BackupDir> {
     })
 }
 
+/// Reads a whole backup directory path, `<prefix>/herbarium/v1/backups/<cluster-uid>/<name>-<uid>/`
+/// as [`backup_dir`] writes it, into (prefix, directory). `None` unless the path is exactly what
+/// `backup_dir` gives for them: no empty, `.` or `..` segment in the prefix, no leading '/'.
+pub fn parse_backup_path(path: &str) -> Option<(Option<String>, BackupDir)> {
+    let marker = format!("herbarium/{FORMAT_VERSION}/backups/");
+    let at = path.find(&marker)?;
+    let (prefix, relative) = (&path[..at], &path[at + marker.len()..]);
+    let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
+    let safe = |seg: &str| {
+        !seg.is_empty() && seg != "." && seg != ".." && !seg.chars().any(char::is_control)
+    };
+    if !relative.ends_with('/') || (!prefix.is_empty() && !prefix.split('/').all(safe)) {
+        return None;
+    }
+    let dir = parse_backup_dir(relative)?;
+    let prefix = (!prefix.is_empty()).then(|| prefix.to_string());
+    (backup_dir(prefix.as_deref(), &dir.cluster_uid, &dir.name, &dir.uid) == path)
+        .then_some((prefix, dir))
+}
+
 fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.char_indices().all(|(i, c)| match i {
@@ -92,6 +112,34 @@ mod tests {
             validation_blob(Some("a/b"), "c1"),
             "a/b/herbarium/v1/validation/c1"
         );
+    }
+
+    #[test]
+    fn whole_backup_paths_round_trip_and_escapes_are_refused() {
+        for prefix in [None, Some("a"), Some("a/b.c")] {
+            let path = backup_dir(prefix, "c1", "nightly", UID);
+            let (p, dir) = parse_backup_path(&path).expect(&path);
+            assert_eq!(p.as_deref(), prefix);
+            assert_eq!(
+                (dir.cluster_uid.as_str(), dir.name.as_str()),
+                ("c1", "nightly")
+            );
+        }
+        let tail = format!("herbarium/v1/backups/c1/nightly-{UID}/");
+        for bad in [
+            format!("/{tail}"),
+            format!("../{tail}"),
+            format!("a/../{tail}"),
+            format!("a//{tail}"),
+            format!("./{tail}"),
+            format!("a{tail}"),
+            tail.trim_end_matches('/').to_string(),
+            format!("{tail}x/"),
+            format!("herbarium/v1/backups/c1/../nightly-{UID}/"),
+            "herbarium/v1/backups/".to_string(),
+        ] {
+            assert_eq!(parse_backup_path(&bad), None, "{bad:?}");
+        }
     }
 
     #[test]
