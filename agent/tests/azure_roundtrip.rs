@@ -220,9 +220,16 @@ async fn backup_to_azurite_then_restore_elsewhere_and_sync() {
         snapshots: None,
         hooks: None,
     };
-    let outcome = backup(&c1, store1.clone(), job, &Settings::default(), &tx)
-        .await
-        .expect("backup");
+    let outcome = backup(
+        &c1,
+        store1.clone(),
+        job,
+        &Settings::default(),
+        &tx,
+        std::future::pending(),
+    )
+    .await
+    .expect("backup");
     assert_eq!(
         outcome.phase,
         BackupPhase::Succeeded,

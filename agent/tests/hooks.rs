@@ -19,9 +19,13 @@ use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 
-/// Records (pod, command); a command whose first word is `fail` exits non-zero.
+/// What `stop` does: stops the agent (its Context), as SIGTERM would.
+type StopAgent = Box<dyn Fn() + Send + Sync>;
+
+/// Records (pod, command); a command whose first word is `fail` exits non-zero, one whose first
+/// word is `stop` stops the agent.
 #[derive(Default)]
-struct Recorder(Mutex<Vec<(String, String)>>);
+struct Recorder(Mutex<Vec<(String, String)>>, Mutex<Option<StopAgent>>);
 
 impl Exec for Recorder {
     fn exec(&self, t: &Target, command: &[String]) -> BoxFuture<'static, Result<(), String>> {
@@ -29,6 +33,11 @@ impl Exec for Recorder {
             .lock()
             .unwrap()
             .push((t.pod.clone(), command.join(" ")));
+        if command.first().map(String::as_str) == Some("stop")
+            && let Some(stop) = self.1.lock().unwrap().as_ref()
+        {
+            stop();
+        }
         let fail = command.first().map(String::as_str) == Some("fail");
         Box::pin(async move {
             if fail {
@@ -82,12 +91,15 @@ async fn run(
         .await
         .unwrap();
     let recorder = Arc::new(Recorder::default());
-    let (ctx, _) = context_with(
+    let (mut ctx, _) = context_with(
         client.clone(),
         &agent_ns,
         settings.clone(),
         Some(recorder.clone()),
     );
+    Arc::get_mut(&mut ctx).unwrap().settings.shutdown_grace = std::time::Duration::ZERO;
+    let stopping = ctx.clone();
+    *recorder.1.lock().unwrap() = Some(Box::new(move || stopping.stop()));
     let jobs: Api<BackupJob> = Api::namespaced(client.clone(), &agent_ns);
     let spec = BackupJobSpec {
         backup_name: "hooked".into(),
@@ -182,5 +194,26 @@ async fn a_failed_post_hook_makes_the_backup_partially_succeeded() {
             .errors
             .iter()
             .any(|e| e.message.contains("post-hook"))
+    );
+}
+
+#[tokio::test]
+async fn a_stop_during_the_backup_thaws_and_commits_nothing() {
+    // The pre-hook stops the agent; with no grace left the run gives up before writing.
+    let (job, calls, committed) = run(vec![action(&["stop"])], vec![action(&["thaw"])]).await;
+    let status = job.status.unwrap().run;
+    assert_eq!(status.phase, Some(BackupPhase::Failed));
+    let message = &status.errors.last().unwrap().message;
+    assert!(
+        message.contains("stopped") && message.contains("not committed"),
+        "{message}"
+    );
+    assert!(!committed, "nothing committed");
+    assert_eq!(
+        calls,
+        [
+            ("db-0".to_string(), "stop".to_string()),
+            ("db-0".to_string(), "thaw".to_string())
+        ]
     );
 }

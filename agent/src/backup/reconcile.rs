@@ -23,7 +23,7 @@ use super::delete::{
     DELETION_BLOCKED, RETRY, Target, blocked, delete_backup, dir_to_delete, uncommit,
 };
 use super::hooks::Hooks;
-use super::run::{Job, run as run_backup};
+use super::run::{Job, RunError, run as run_backup};
 use super::snapshots;
 use super::status::{Step, failed, started, step, succeeded};
 use crate::context::{Context, StoreFactory};
@@ -208,10 +208,21 @@ async fn apply<F: StoreFactory>(
         ctx.stopped().await;
         tokio::time::sleep(grace).await;
     };
-    let result = tokio::select! {
-        r = run_backup(&ctx.client, store, backup, &ctx.settings, &progress_tx) => r.map_err(|e| e.to_string()),
-        _ = stopped => Err(format!("the agent was stopped and the backup did not finish within {}s; it was not committed", grace.as_secs())),
-    };
+    // A stop gives the run `grace` to finish; then it gives up, thaws (post-hooks) and commits
+    // nothing, and the job is Failed: a new Backup takes it again.
+    let result = run_backup(
+        &ctx.client,
+        store,
+        backup,
+        &ctx.settings,
+        &progress_tx,
+        stopped,
+    )
+    .await
+    .map_err(|e| match e {
+        RunError::Stopped => format!("{e} within {}s of the stop", grace.as_secs()),
+        e => e.to_string(),
+    });
     let _ = stop_tx.send(());
     let _ = reporter.await;
     let seconds = (Timestamp::now().duration_since(now)).as_secs_f64();

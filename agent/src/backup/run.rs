@@ -66,6 +66,10 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("{0}; the backup was not taken (post-hooks ran)")]
     Hook(String),
+    #[error(
+        "the agent was stopped before the backup was written; it was not committed (post-hooks ran)"
+    )]
+    Stopped,
 }
 
 fn item_name(r: &ResourceId, ns: Option<&str>, name: &str) -> String {
@@ -79,12 +83,18 @@ fn item_name(r: &ResourceId, ns: Option<&str>, name: &str) -> String {
 }
 
 /// Takes the backup. On error nothing is committed: metadata.json is never written.
+///
+/// When `stop` resolves before the archive and snapshots are done, the run gives up
+/// ([`RunError::Stopped`]), still runs the post-hooks (whatever the pre-hooks froze is thawed)
+/// and commits nothing. Once the commit has begun it is finished: a few small writes, and a
+/// half-written commit is what a stop must never leave.
 pub async fn run<S: BlobStore>(
     client: &Client,
     store: Arc<S>,
     job: Job<'_>,
     settings: &Settings,
     progress: &watch::Sender<Progress>,
+    stop: impl Future<Output = ()>,
 ) -> Result<Outcome, RunError> {
     let mut journal = Journal::default();
     let discovered = kube_io::discover(client).await?;
@@ -172,9 +182,11 @@ pub async fn run<S: BlobStore>(
                 }
                 Msg::Restarted { target } => {
                     let (r, ns) = &targets[target];
-                    journal.info(json!({"msg": "the list expired (410 Gone); listed again from \
+                    journal.info(
+                        json!({"msg": "the list expired (410 Gone); listed again from \
                         the start, objects already written are skipped",
-                        "item": item_name(r, ns.as_deref(), "")}));
+                        "item": item_name(r, ns.as_deref(), "")}),
+                    );
                 }
                 Msg::Page { target, items } => {
                     let (r, _) = &targets[target];
@@ -244,10 +256,7 @@ pub async fn run<S: BlobStore>(
                     &needs.cluster_roles,
                 ),
             ];
-            for (r, names) in extra
-                .into_iter()
-                .filter(|(r, _)| wanted(job.selection, r))
-            {
+            for (r, names) in extra.into_iter().filter(|(r, _)| wanted(job.selection, r)) {
                 for name in names {
                     match kube_io::get(client, &r, None, name).await {
                     Ok(Some(mut obj)) => {
@@ -302,8 +311,12 @@ pub async fn run<S: BlobStore>(
             volumes = taken.records;
         }
         Ok::<_, RunError>((finished, volumes))
-    }
-    .await;
+    };
+    let body = tokio::select! {
+        biased;
+        () = stop => Err(RunError::Stopped),
+        r = body => r,
+    };
     hooks.post(&mut journal).await;
     let (finished, volumes) = body?;
     commit(store.as_ref(), &job, finished, volumes, journal)

@@ -175,9 +175,16 @@ async fn main() {
             };
             let (progress, _) = tokio::sync::watch::channel(Progress::default());
             let started = Instant::now();
-            let outcome = run(&client, store, job, &Settings::default(), &progress)
-                .await
-                .unwrap_or_else(|e| fail("backup", e));
+            let outcome = run(
+                &client,
+                store,
+                job,
+                &Settings::default(),
+                &progress,
+                std::future::pending(),
+            )
+            .await
+            .unwrap_or_else(|e| fail("backup", e));
             println!(
                 "{:.3} {} {}",
                 started.elapsed().as_secs_f64(),
