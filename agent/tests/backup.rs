@@ -447,15 +447,7 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
 async fn an_interrupted_run_starts_again_and_a_stopping_agent_starts_nothing() {
     let s = setup().await;
     let client = cluster_client().await;
-    let ns = herbarium_test_support::unique_namespace(&client, "agent-src")
-        .await
-        .unwrap();
-    apply(
-        &client,
-        Some(&ns),
-        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
-    )
-    .await;
+    let ns = namespace_with_configmaps(&client, "agent-src", ["a".to_string()]).await;
     let selection = ResourceSelection {
         namespaces: vec![ns.clone()],
         ..Default::default()

@@ -106,15 +106,7 @@ fn one_configmap(ns: &str) -> ResourceSelection {
 async fn deletion_follows_the_written_path_and_tolerates_blobs_already_gone() {
     let s = setup().await;
     let client = cluster_client().await;
-    let ns = herbarium_test_support::unique_namespace(&client, "agent-del")
-        .await
-        .unwrap();
-    apply(
-        &client,
-        Some(&ns),
-        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
-    )
-    .await;
+    let ns = namespace_with_configmaps(&client, "agent-del", ["a".to_string()]).await;
     let job = run_job(
         &s,
         "d1",
@@ -159,15 +151,7 @@ async fn deletion_follows_the_written_path_and_tolerates_blobs_already_gone() {
 async fn a_permanent_deletion_failure_is_reported_on_the_job() {
     let s = setup().await;
     let client = cluster_client().await;
-    let ns = herbarium_test_support::unique_namespace(&client, "agent-del")
-        .await
-        .unwrap();
-    apply(
-        &client,
-        Some(&ns),
-        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
-    )
-    .await;
+    let ns = namespace_with_configmaps(&client, "agent-del", ["a".to_string()]).await;
     let job = run_job(
         &s,
         "d3",

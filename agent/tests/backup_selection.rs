@@ -134,18 +134,8 @@ async fn star_with_exclusions_and_a_namespace_selector_takes_exactly_those() {
 async fn lists_are_read_page_by_page() {
     let s = setup().await;
     let client = cluster_client().await;
-    let ns = herbarium_test_support::unique_namespace(&client, "agent-page")
-        .await
-        .unwrap();
-    for i in 0..25 {
-        apply(
-            &client,
-            Some(&ns),
-            json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": format!("c-{i:02}")}}),
-        )
+    let ns = namespace_with_configmaps(&client, "agent-page", (0..25).map(|i| format!("c-{i:02}")))
         .await;
-    }
     let (mut ctx, _) = common::context(
         client.clone(),
         &s.ctx.namespace,
@@ -203,18 +193,8 @@ async fn expiring_client() -> (kube::Client, Arc<AtomicBool>) {
 async fn an_expired_list_is_read_again_without_duplicates() {
     let s = setup().await;
     let client = cluster_client().await;
-    let ns = herbarium_test_support::unique_namespace(&client, "agent-page")
-        .await
-        .unwrap();
-    for i in 0..10 {
-        apply(
-            &client,
-            Some(&ns),
-            json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": format!("c-{i:02}")}}),
-        )
+    let ns = namespace_with_configmaps(&client, "agent-page", (0..10).map(|i| format!("c-{i:02}")))
         .await;
-    }
     let (expiring, fired) = expiring_client().await;
     let (mut ctx, _) = common::context(expiring, &s.ctx.namespace, s.ctx.stores.inner_settings());
     Arc::get_mut(&mut ctx).unwrap().settings.page_size = 4;

@@ -234,13 +234,7 @@ async fn existing_objects_are_retained_or_replaced() {
         "nightly",
         UID,
         &[
-            obj(
-                "v1",
-                "namespaces",
-                "Namespace",
-                false,
-                json!({"metadata": {"name": ns}}),
-            ),
+            namespace_obj(&ns),
             obj(
                 "v1",
                 "configmaps",
@@ -311,7 +305,7 @@ async fn a_corrupt_archive_or_another_clusters_backup_fails_and_changes_nothing(
     let c1 = env().clusters[0].client().await.unwrap();
     let ns = format!("corrupt-{}", std::process::id());
     let store = Arc::new(MemoryStore::new());
-    let objects: Vec<Obj> = std::iter::once(obj("v1", "namespaces", "Namespace", false, json!({"metadata": {"name": ns}})))
+    let objects: Vec<Obj> = std::iter::once(namespace_obj(&ns))
         .chain((0..200).map(|i| obj("v1", "configmaps", "ConfigMap", true,
             json!({"metadata": {"name": format!("cm-{i}"), "namespace": ns}, "data": {"i": i.to_string()}}))))
         .collect();
@@ -434,17 +428,7 @@ async fn replace_recreates_what_cannot_be_updated_and_interrupted_jobs_run_again
         &store,
         "nightly",
         UID,
-        &[
-            immutable_crd(&group),
-            obj(
-                "v1",
-                "namespaces",
-                "Namespace",
-                false,
-                json!({"metadata": {"name": ns}}),
-            ),
-            lock(3),
-        ],
+        &[immutable_crd(&group), namespace_obj(&ns), lock(3)],
     )
     .await;
     let agent = agent_namespace(&c1).await;
@@ -570,19 +554,7 @@ async fn a_job_waits_for_its_location_to_arrive() {
     let c1 = env().clusters[0].client().await.unwrap();
     let ns = format!("late-{}", std::process::id());
     let store = Arc::new(MemoryStore::new());
-    let dir = write_backup(
-        &store,
-        "nightly",
-        UID,
-        &[obj(
-            "v1",
-            "namespaces",
-            "Namespace",
-            false,
-            json!({"metadata": {"name": ns}}),
-        )],
-    )
-    .await;
+    let dir = write_backup(&store, "nightly", UID, &[namespace_obj(&ns)]).await;
     let agent = agent_namespace(&c1).await;
     let ctl = tokio::spawn(herbarium_agent::restore::job::run(context(
         &c1, &agent, store,

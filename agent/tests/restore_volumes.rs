@@ -30,13 +30,7 @@ async fn replace_never_deletes_a_claim_it_cannot_update() {
         "nightly",
         UID,
         &[
-            obj(
-                "v1",
-                "namespaces",
-                "Namespace",
-                false,
-                json!({"metadata": {"name": ns}}),
-            ),
+            namespace_obj(&ns),
             obj(
                 "v1",
                 "persistentvolumeclaims",
@@ -127,13 +121,7 @@ async fn volumes_are_restored_from_snapshots_and_storage_classes_mapped() {
         "nightly",
         UID,
         &[
-            obj(
-                "v1",
-                "namespaces",
-                "Namespace",
-                false,
-                json!({"metadata": {"name": src}}),
-            ),
+            namespace_obj(&src),
             obj(
                 "v1",
                 "persistentvolumes",

@@ -20,6 +20,22 @@ use super::*;
 
 pub const CRD: &str = "widgets.agenttest.herbarium.io";
 
+/// A fresh namespace (named from `prefix`) holding one empty ConfigMap per name.
+pub async fn namespace_with_configmaps(
+    client: &Client,
+    prefix: &str,
+    names: impl IntoIterator<Item = String>,
+) -> String {
+    let ns = herbarium_test_support::unique_namespace(client, prefix)
+        .await
+        .unwrap();
+    for name in names {
+        let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+        apply(client, Some(&ns), cm).await;
+    }
+    ns
+}
+
 pub async fn apply(client: &Client, ns: Option<&str>, obj: serde_json::Value) {
     let api_version = obj["apiVersion"].as_str().unwrap().to_string();
     let kind = obj["kind"].as_str().unwrap().to_string();

@@ -30,6 +30,17 @@ pub struct Obj {
     pub body: Value,
 }
 
+/// The archive entry of Namespace `ns`.
+pub fn namespace_obj(ns: &str) -> Obj {
+    obj(
+        "v1",
+        "namespaces",
+        "Namespace",
+        false,
+        json!({"metadata": {"name": ns}}),
+    )
+}
+
 pub fn obj(
     api_version: &'static str,
     resource: &'static str,
