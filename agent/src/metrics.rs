@@ -27,6 +27,7 @@ pub struct Metrics {
     pub validations: Family<ReasonLabels, Counter>,
     pub restores: Family<OutcomeLabels, Counter>,
     pub restore_duration: Histogram,
+    pub restore_bytes: Counter,
     pub restore_items: Counter,
     pub syncs: Family<OutcomeLabels, Counter>,
     pub synced_backups: Counter,
@@ -43,6 +44,7 @@ impl Default for Metrics {
             validations: Family::default(),
             restores: Family::default(),
             restore_duration: Histogram::new(exponential_buckets(1.0, 2.0, 16)),
+            restore_bytes: Counter::default(),
             restore_items: Counter::default(),
             syncs: Family::default(),
             synced_backups: Counter::default(),
@@ -85,6 +87,11 @@ impl Metrics {
             self.restore_duration.clone(),
         );
         registry.register(
+            "restore_bytes",
+            "Compressed archive bytes restored from",
+            self.restore_bytes.clone(),
+        );
+        registry.register(
             "restore_items",
             "Objects restored (created or replaced)",
             self.restore_items.clone(),
@@ -97,13 +104,14 @@ impl Metrics {
         );
     }
 
-    pub fn restore_done(&self, outcome: &str, seconds: f64, items: u64) {
+    pub fn restore_done(&self, outcome: &str, seconds: f64, bytes: u64, items: u64) {
         self.restores
             .get_or_create(&OutcomeLabels {
                 outcome: outcome.to_string(),
             })
             .inc();
         self.restore_duration.observe(seconds);
+        self.restore_bytes.inc_by(bytes);
         self.restore_items.inc_by(items);
     }
 
@@ -162,9 +170,9 @@ mod tests {
     #[test]
     fn restores_that_never_ran_count_as_failed() {
         let m = Metrics::default();
-        m.restore_done("Succeeded", 1.0, 3);
+        m.restore_done("Succeeded", 1.0, 4096, 3);
         m.restore_not_run();
-        m.restore_done("Failed", 2.0, 0);
+        m.restore_done("Failed", 2.0, 0, 0);
         assert_eq!(
             (m.restores_with("Failed"), m.restores_with("Succeeded")),
             (2, 1)
@@ -176,6 +184,10 @@ mod tests {
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         assert!(
             text.contains("herbarium_agent_restores_total{outcome=\"Failed\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("herbarium_agent_restore_bytes_total 4096"),
             "{text}"
         );
     }

@@ -12,6 +12,7 @@ use herbarium_agent::backup::run::{Job, run as backup};
 use herbarium_agent::context::Settings;
 use herbarium_agent::format::backup_dir;
 use herbarium_agent::restore::run::{RunSettings, run_restore};
+use herbarium_agent::store::BlobStore;
 use herbarium_agent::sync::job::sync_location;
 use herbarium_api::agent::{BackupJob, RestoreJobSpec};
 use herbarium_api::common::{BackupPhase, ResourceSelection};
@@ -257,6 +258,11 @@ async fn backup_to_azurite_then_restore_elsewhere_and_sync() {
     )
     .await;
     assert!(r.failure.is_none() && r.tally.counts.failed == 0, "{r:?}");
+    let archive = store1
+        .size(&format!("{dir}resources.tar.zst"))
+        .await
+        .unwrap();
+    assert_eq!(Some(r.archive_bytes), archive);
     assert_same(&c1, &ns, &c1, &copy, &crd_group).await;
 
     let r = run_restore(

@@ -191,6 +191,7 @@ pub async fn reconcile<F: StoreFactory>(
     ctx.metrics.restore_done(
         &format!("{phase:?}"),
         began.elapsed().as_secs_f64(),
+        result.archive_bytes,
         result.tally.counts.restored as u64,
     );
     tracing::info!(job = %name, ?phase, counts = ?result.tally.counts, failure = ?result.failure, "restore finished");

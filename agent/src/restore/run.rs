@@ -71,6 +71,8 @@ pub struct RunResult {
     pub tally: Tally,
     /// Why it stopped before the end; `None` when every stage ran.
     pub failure: Option<String>,
+    /// Compressed size of the archive restored from (0 when its index was never read).
+    pub archive_bytes: u64,
 }
 
 /// Runs the restore of `spec` into the cluster of `client`. `job_uid` names what the restore
@@ -84,10 +86,22 @@ pub async fn run_restore<S: BlobStore>(
     progress: &watch::Sender<Snapshot>,
 ) -> RunResult {
     let mut tally = Tally::default();
-    let failure = restore(store, client, spec, job_uid, settings, progress, &mut tally)
-        .await
-        .err();
-    RunResult { tally, failure }
+    let mut archive_bytes = 0;
+    let failure = restore(
+        store,
+        client,
+        spec,
+        (job_uid, settings),
+        progress,
+        (&mut tally, &mut archive_bytes),
+    )
+    .await
+    .err();
+    RunResult {
+        tally,
+        failure,
+        archive_bytes,
+    }
 }
 
 fn store_failure(what: &str, e: StoreError) -> String {
@@ -105,10 +119,9 @@ async fn restore<S: BlobStore>(
     store: Arc<S>,
     client: &Client,
     spec: &RestoreJobSpec,
-    job_uid: &str,
-    settings: &RunSettings,
+    (job_uid, settings): (&str, &RunSettings),
     progress: &watch::Sender<Snapshot>,
-    tally: &mut Tally,
+    (tally, archive_bytes): (&mut Tally, &mut u64),
 ) -> Result<(), String> {
     let publish = |tally: &Tally, stage: &str| {
         progress.send_replace(Snapshot {
@@ -137,6 +150,7 @@ async fn restore<S: BlobStore>(
         .await
         .map_err(|e| store_failure("index.json", e))?;
     let index = Arc::new(parse_index(&index).map_err(|e| e.to_string())?);
+    *archive_bytes = index.archive.bytes;
     let filter = Filter::new(&spec.filter).map_err(|e| e.to_string())?;
     let records = if spec.filter.restore_volumes {
         match store
