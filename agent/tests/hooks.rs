@@ -21,11 +21,17 @@ use serde_json::json;
 
 /// What `stop` does: stops the agent (its Context), as SIGTERM would.
 type StopAgent = Box<dyn Fn() + Send + Sync>;
+/// What `stage S` does: waits for the job's reported stage to be S, else fails.
+type AwaitStage = Box<dyn Fn(String) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 /// Records (pod, command); a command whose first word is `fail` exits non-zero, one whose first
-/// word is `stop` stops the agent.
+/// word is `stop` stops the agent, `stage S` succeeds once the job reports stage S.
 #[derive(Default)]
-struct Recorder(Mutex<Vec<(String, String)>>, Mutex<Option<StopAgent>>);
+struct Recorder(
+    Mutex<Vec<(String, String)>>,
+    Mutex<Option<StopAgent>>,
+    Mutex<Option<AwaitStage>>,
+);
 
 impl Exec for Recorder {
     fn exec(&self, t: &Target, command: &[String]) -> BoxFuture<'static, Result<(), String>> {
@@ -37,6 +43,11 @@ impl Exec for Recorder {
             && let Some(stop) = self.1.lock().unwrap().as_ref()
         {
             stop();
+        }
+        if let (Some("stage"), Some(want)) = (command.first().map(String::as_str), command.get(1))
+            && let Some(wait) = self.2.lock().unwrap().as_ref()
+        {
+            return wait(want.clone());
         }
         let fail = command.first().map(String::as_str) == Some("fail");
         Box::pin(async move {
@@ -101,6 +112,22 @@ async fn run(
     let stopping = ctx.clone();
     *recorder.1.lock().unwrap() = Some(Box::new(move || stopping.stop()));
     let jobs: Api<BackupJob> = Api::namespaced(client.clone(), &agent_ns);
+    let watched = jobs.clone();
+    *recorder.2.lock().unwrap() = Some(Box::new(move |want: String| {
+        let jobs = watched.clone();
+        Box::pin(async move {
+            let mut seen = None;
+            for _ in 0..100 {
+                let job = jobs.get("hooked").await.map_err(|e| e.to_string())?;
+                seen = job.status.and_then(|s| s.run.stage);
+                if seen.as_deref() == Some(want.as_str()) {
+                    return Ok(());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(format!("the stage stayed {seen:?}, not {want}"))
+        })
+    }));
     let spec = BackupJobSpec {
         backup_name: "hooked".into(),
         backup_uid: uuid::Uuid::new_v4().to_string(),
@@ -216,4 +243,22 @@ async fn a_stop_during_the_backup_thaws_and_commits_nothing() {
             ("db-0".to_string(), "thaw".to_string())
         ]
     );
+}
+
+#[tokio::test]
+async fn the_stage_says_when_hooks_run() {
+    let (job, calls, committed) = run(
+        vec![action(&["stage", "PreHooks"])],
+        vec![action(&["stage", "PostHooks"])],
+    )
+    .await;
+    let status = job.status.unwrap().run;
+    assert_eq!(
+        (status.phase, status.stage.as_deref()),
+        (Some(BackupPhase::Succeeded), Some("Completed")),
+        "{:?}",
+        status.errors
+    );
+    assert!(committed);
+    assert_eq!(calls.len(), 2);
 }

@@ -282,7 +282,8 @@ impl JsonSchema for Duration {
 pub struct BackupRunStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<BackupPhase>,
-    /// What the agent is doing now, e.g. `Listing`, `Uploading`, `Committing`.
+    /// What the agent is doing now: `Listing`, `PreHooks`, `Uploading`, `Snapshotting`,
+    /// `PostHooks`, `Committing`, then `Completed` or `Failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -23,7 +23,7 @@ use super::delete::{
     DELETION_BLOCKED, RETRY, Target, blocked, delete_backup, dir_to_delete, uncommit,
 };
 use super::hooks::Hooks;
-use super::run::{Job, RunError, run as run_backup};
+use super::run::{Job, Report, RunError, run as run_backup};
 use super::snapshots;
 use super::status::{Step, failed, started, step, succeeded};
 use crate::context::{Context, StoreFactory};
@@ -174,7 +174,7 @@ async fn apply<F: StoreFactory>(
         ctx.metrics.backup_done("Failed", 0.0, 0, 0);
         return Ok(Action::await_change());
     }
-    let (progress_tx, progress_rx) = watch::channel(Progress::default());
+    let (progress_tx, progress_rx) = watch::channel(Report::default());
     let shared = Arc::new(Mutex::new(base.clone()));
     let (stop_tx, stop_rx) = oneshot::channel();
     let reporter = tokio::spawn(report_progress(
@@ -228,7 +228,7 @@ async fn apply<F: StoreFactory>(
     let seconds = (Timestamp::now().duration_since(now)).as_secs_f64();
     let status = match result {
         Ok(outcome) => {
-            let progress = progress_tx.borrow().clone();
+            let progress = progress_tx.borrow().progress.clone();
             let progress = Progress {
                 items_total: outcome.items as i64,
                 items_done: outcome.items as i64,
@@ -255,7 +255,7 @@ async fn apply<F: StoreFactory>(
             ctx.metrics.backup_done("Failed", seconds, 0, 0);
             tracing::warn!(job = %name, %message, "backup failed");
             let mut f = failed(&base, message, Timestamp::now());
-            f.progress = Some(progress_tx.borrow().clone());
+            f.progress = Some(progress_tx.borrow().progress.clone());
             f
         }
     };
@@ -269,7 +269,7 @@ async fn report_progress(
     name: String,
     generation: Option<i64>,
     status: Arc<Mutex<BackupRunStatus>>,
-    mut progress: watch::Receiver<Progress>,
+    mut progress: watch::Receiver<Report>,
     mut stop: oneshot::Receiver<()>,
     every: Duration,
 ) {
@@ -280,8 +280,9 @@ async fn report_progress(
         }
         let run = {
             let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
-            s.stage = Some("Uploading".into());
-            s.progress = Some(progress.borrow_and_update().clone());
+            let report = progress.borrow_and_update();
+            s.stage = Some(report.stage.as_str().into());
+            s.progress = Some(report.progress.clone());
             s.clone()
         };
         if let Err(e) = apply_status(&api, &name, &run, generation).await {

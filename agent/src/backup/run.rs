@@ -42,6 +42,42 @@ pub struct Job<'a> {
     pub hooks: Option<&'a Hooks<'a>>,
 }
 
+/// What a run is doing; reported as the BackupJob's `status.stage`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stage {
+    /// Discovering the API and planning (the stage a job starts in).
+    #[default]
+    Listing,
+    PreHooks,
+    /// Listing objects into the archive and uploading its blocks.
+    Uploading,
+    /// Waiting for VolumeSnapshots to be ready to use.
+    Snapshotting,
+    PostHooks,
+    /// Writing index.json, volumes.json, the log and metadata.json.
+    Committing,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Listing => "Listing",
+            Stage::PreHooks => "PreHooks",
+            Stage::Uploading => "Uploading",
+            Stage::Snapshotting => "Snapshotting",
+            Stage::PostHooks => "PostHooks",
+            Stage::Committing => "Committing",
+        }
+    }
+}
+
+/// How far a run got, sent to whoever reports it (at a rate of its choosing).
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub stage: Stage,
+    pub progress: Progress,
+}
+
 /// A finished, committed backup.
 #[derive(Debug)]
 pub struct Outcome {
@@ -93,7 +129,7 @@ pub async fn run<S: BlobStore>(
     store: Arc<S>,
     job: Job<'_>,
     settings: &Settings,
-    progress: &watch::Sender<Progress>,
+    progress: &watch::Sender<Report>,
     stop: impl Future<Output = ()>,
 ) -> Result<Outcome, RunError> {
     let mut journal = Journal::default();
@@ -116,12 +152,17 @@ pub async fn run<S: BlobStore>(
     }
     journal.info(json!({"msg": "planned", "namespaces": plan.namespaces,
         "resources": plan.namespaced.len() + plan.cluster.len()}));
+    let stage = |stage: Stage| progress.send_modify(|r| r.stage = stage);
+    if job.hooks.is_some_and(|h| !h.pre.is_empty()) {
+        stage(Stage::PreHooks);
+    }
     let mut hooks = HookRun::new(client, job.hooks, plan.namespaces.iter().cloned().collect());
     if let Err(e) = hooks.pre(&mut journal).await {
         hooks.post(&mut journal).await;
         return Err(RunError::Hook(e));
     }
     let body = async {
+        stage(Stage::Uploading);
         let archive_path = format!("{}resources.tar.zst", job.dir);
         let mtime = job.started.as_second().max(0) as u64;
         let mut w = ArchiveWriter::new(
@@ -133,10 +174,10 @@ pub async fn run<S: BlobStore>(
         )?;
         let selected: BTreeSet<&str> = plan.namespaces.iter().map(String::as_str).collect();
         let report = |w: &ArchiveWriter<S>, total: u64| {
-            progress.send_modify(|p| {
-                p.items_total = total as i64;
-                p.items_done = w.entries() as i64;
-                p.bytes = w.compressed_bytes() as i64;
+            progress.send_modify(|r| {
+                r.progress.items_total = total as i64;
+                r.progress.items_done = w.entries() as i64;
+                r.progress.bytes = w.compressed_bytes() as i64;
             });
         };
         let mut total = 0u64;
@@ -283,6 +324,7 @@ pub async fn run<S: BlobStore>(
         let finished = w.finish().await?;
         let mut volumes = Vec::new();
         if let Some(options) = job.snapshots.filter(|o| o.enabled) {
+            stage(Stage::Snapshotting);
             let timeout = match options.timeout.as_ref().map(|t| t.parse()) {
                 Some(Ok(t)) => t,
                 Some(Err(e)) => return Err(RunError::Selection(e)),
@@ -317,8 +359,12 @@ pub async fn run<S: BlobStore>(
         () = stop => Err(RunError::Stopped),
         r = body => r,
     };
+    if job.hooks.is_some_and(|h| !h.post.is_empty()) {
+        stage(Stage::PostHooks);
+    }
     hooks.post(&mut journal).await;
     let (finished, volumes) = body?;
+    stage(Stage::Committing);
     commit(store.as_ref(), &job, finished, volumes, journal)
         .await
         .map_err(RunError::Store)

@@ -11,7 +11,7 @@ use herbarium_agent::backup::run::{Job, run};
 use herbarium_agent::context::{Settings, StoreFactory};
 use herbarium_agent::store::{AzureSettings, AzureStores};
 use herbarium_api::agent::{GardenRef, LocationAccessSpec};
-use herbarium_api::common::{Progress, ResourceSelection};
+use herbarium_api::common::ResourceSelection;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ListParams, ObjectMeta, PostParams};
@@ -173,7 +173,7 @@ async fn main() {
                 snapshots: None,
                 hooks: None,
             };
-            let (progress, _) = tokio::sync::watch::channel(Progress::default());
+            let (progress, _) = tokio::sync::watch::channel(Default::default());
             let started = Instant::now();
             let outcome = run(
                 &client,
