@@ -151,7 +151,8 @@ pub async fn get(
     }
 }
 
-fn transient(e: &kube::Error) -> bool {
+/// Whether the same call may succeed later: throttled, a server error, no connection.
+pub(crate) fn transient(e: &kube::Error) -> bool {
     match e {
         kube::Error::Api(s) => s.code == 429 || s.code >= 500,
         kube::Error::HyperError(_) | kube::Error::Service(_) => true,

@@ -13,4 +13,5 @@ pub mod reconcile;
 pub mod run;
 pub mod select;
 pub mod snapshots;
+mod stage;
 pub mod status;

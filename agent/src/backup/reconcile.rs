@@ -221,6 +221,7 @@ async fn apply<F: StoreFactory>(
     .await
     .map_err(|e| match e {
         RunError::Stopped => format!("{e} within {}s of the stop", grace.as_secs()),
+        e if e.retryable() => format!("{e} (transient: a new Backup may succeed)"),
         e => e.to_string(),
     });
     let _ = stop_tx.send(());

@@ -6,9 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use herbarium_api::common::{
-    BackupPhase, ItemError, Progress, ResourceSelection, VolumeSnapshotOptions,
-};
+use herbarium_api::common::{BackupPhase, ItemError, ResourceSelection, VolumeSnapshotOptions};
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use serde_json::json;
@@ -23,6 +21,7 @@ use super::kube_io::{self, builtin};
 use super::listing::{Msg, Written, lister, targets};
 use super::select::{plan, unmatched, wanted};
 use super::snapshots::{self, Claim};
+pub use super::stage::{Report, Stage};
 use crate::context::Settings;
 use crate::store::{BlobStore, StoreError};
 
@@ -40,42 +39,6 @@ pub struct Job<'a> {
     pub snapshots: Option<&'a VolumeSnapshotOptions>,
     /// Pre/post hooks, when the job has any.
     pub hooks: Option<&'a Hooks<'a>>,
-}
-
-/// What a run is doing; reported as the BackupJob's `status.stage`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Stage {
-    /// Discovering the API and planning (the stage a job starts in).
-    #[default]
-    Listing,
-    PreHooks,
-    /// Listing objects into the archive and uploading its blocks.
-    Uploading,
-    /// Waiting for VolumeSnapshots to be ready to use.
-    Snapshotting,
-    PostHooks,
-    /// Writing index.json, volumes.json, the log and metadata.json.
-    Committing,
-}
-
-impl Stage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Listing => "Listing",
-            Stage::PreHooks => "PreHooks",
-            Stage::Uploading => "Uploading",
-            Stage::Snapshotting => "Snapshotting",
-            Stage::PostHooks => "PostHooks",
-            Stage::Committing => "Committing",
-        }
-    }
-}
-
-/// How far a run got, sent to whoever reports it (at a rate of its choosing).
-#[derive(Clone, Debug, Default)]
-pub struct Report {
-    pub stage: Stage,
-    pub progress: Progress,
 }
 
 /// A finished, committed backup.
@@ -106,6 +69,17 @@ pub enum RunError {
         "the agent was stopped before the backup was written; it was not committed (post-hooks ran)"
     )]
     Stopped,
+}
+
+impl RunError {
+    /// Whether taking the backup again may succeed with nothing changed.
+    pub fn retryable(&self) -> bool {
+        match self {
+            RunError::Kube(e) => kube_io::transient(e),
+            RunError::Store(e) => e.retryable(),
+            RunError::Selection(_) | RunError::Hook(_) | RunError::Stopped => false,
+        }
+    }
 }
 
 fn item_name(r: &ResourceId, ns: Option<&str>, name: &str) -> String {
@@ -368,4 +342,25 @@ pub async fn run<S: BlobStore>(
     commit(store.as_ref(), &job, finished, volumes, journal)
         .await
         .map_err(RunError::Store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_transient_failures_say_a_new_backup_may_succeed() {
+        let api = |code| {
+            RunError::Kube(kube::Error::Api(
+                kube::core::Status::failure("x", "y")
+                    .with_code(code)
+                    .boxed(),
+            ))
+        };
+        assert!(api(503).retryable() && api(429).retryable() && !api(403).retryable());
+        assert!(RunError::Store(StoreError::Network("reset".into())).retryable());
+        assert!(!RunError::Store(StoreError::Authorization("role".into())).retryable());
+        assert!(!RunError::Selection("bad".into()).retryable());
+        assert!(!RunError::Stopped.retryable());
+    }
 }

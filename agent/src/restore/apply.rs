@@ -13,6 +13,7 @@ use kube::core::{ApiResource, Status};
 use serde_json::Value;
 
 use super::tally::Outcome;
+use crate::backup::kube_io::transient;
 
 /// Attempts of one call on transient errors (429, 5xx, transport).
 const ATTEMPTS: u32 = 4;
@@ -43,14 +44,6 @@ pub fn item_name(t: &Target, object: &Value) -> String {
         t.resource.plural,
         s("/metadata/name")
     )
-}
-
-fn transient(e: &kube::Error) -> bool {
-    match e {
-        kube::Error::Api(s) => s.code == 429 || s.code >= 500,
-        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
-        _ => false,
-    }
 }
 
 fn code(e: &kube::Error) -> Option<u16> {
