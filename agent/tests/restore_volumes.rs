@@ -9,16 +9,22 @@ use common::restore::*;
 use herbarium_agent::store::{BlobStore, MemoryStore};
 use herbarium_api::common::RestorePhase;
 use herbarium_test_support::env;
-use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolume, PersistentVolumeClaim};
 use kube::Api;
 use kube::api::{DynamicObject, PostParams};
 use kube::core::ApiResource;
 use serde_json::json;
 
 #[tokio::test]
-async fn replace_never_deletes_a_claim_it_cannot_update() {
+async fn replace_never_deletes_a_claim_it_cannot_update_nor_takes_a_volume() {
     let c1 = env().clusters[0].client().await.unwrap();
     let ns = format!("claim-{}", std::process::id());
+    let pv_name = format!("{ns}-pv");
+    let pv = |claim_ns: &str| {
+        json!({"metadata": {"name": pv_name}, "spec": {"capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/tmp/x"},
+            "claimRef": {"kind": "PersistentVolumeClaim", "namespace": claim_ns, "name": "data"}}})
+    };
     let pvc = |class: &str| {
         json!({"metadata": {"name": "data", "namespace": ns}, "spec": {
             "accessModes": ["ReadWriteOnce"], "storageClassName": class,
@@ -38,9 +44,25 @@ async fn replace_never_deletes_a_claim_it_cannot_update() {
                 true,
                 pvc("fast"),
             ),
+            obj(
+                "v1",
+                "persistentvolumes",
+                "PersistentVolume",
+                false,
+                pv(&ns),
+            ),
         ],
     )
     .await;
+    // The volume exists, bound to a claim elsewhere: a restore must not rebind it.
+    let volumes = Api::<PersistentVolume>::all(c1.clone());
+    volumes
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(pv("elsewhere")).unwrap(),
+        )
+        .await
+        .unwrap();
     Api::<Namespace>::all(c1.clone())
         .create(
             &PostParams::default(),
@@ -70,9 +92,9 @@ async fn replace_never_deletes_a_claim_it_cannot_update() {
     let status = run(&job);
     let counts = status.counts.clone().unwrap();
     assert_eq!(
-        (counts.restored, counts.failed),
-        (1, 1),
-        "the namespace is updated, the claim fails: {status:?}"
+        (counts.restored, counts.failed, counts.skipped),
+        (1, 1, 1),
+        "the namespace is updated, the claim fails, the volume is kept: {status:?}"
     );
     assert_eq!(status.phase, Some(RestorePhase::PartiallySucceeded));
     let errors = &status.errors;
@@ -92,6 +114,9 @@ async fn replace_never_deletes_a_claim_it_cannot_update() {
         now.spec.unwrap().storage_class_name.as_deref(),
         Some("slow")
     );
+    let claim_ref = volumes.get(&pv_name).await.unwrap().spec.unwrap().claim_ref;
+    assert_eq!(claim_ref.unwrap().namespace.as_deref(), Some("elsewhere"));
+    volumes.delete(&pv_name, &Default::default()).await.unwrap();
     ctl.abort();
 }
 

@@ -133,7 +133,7 @@ pub async fn apply(
         Err(e) if code(&e) == Some(409) => {}
         Err(e) => return fail("create", &e),
     }
-    if policy == ExistingResourcePolicy::Retain {
+    if keeps_existing(policy, &target.resource) {
         if attempts.load(Ordering::Relaxed) > 1 {
             // An earlier attempt failed transiently; it may have created the object after all.
             tracing::info!(%item, "restore: exists after a retried create (the first attempt may have made it); counted skipped");
@@ -157,6 +157,15 @@ pub async fn apply(
             message: format!("immutable fields differ; not replaced ({why})"),
         }),
     }
+}
+
+/// Whether an object that exists already is left as it is (counted skipped): always with Retain,
+/// and a PersistentVolume even with Replace — a PV that exists is bound to whatever claims it
+/// (the source namespace's PVC, in a restore into another namespace of the same cluster), and
+/// rewriting its claimRef would take the volume from that claim.
+pub fn keeps_existing(policy: ExistingResourcePolicy, resource: &ApiResource) -> bool {
+    policy == ExistingResourcePolicy::Retain
+        || (resource.group.is_empty() && resource.plural == "persistentvolumes")
 }
 
 /// Kinds Replace never deletes to re-create when the update is refused, and why: deleting a
@@ -275,6 +284,19 @@ mod tests {
             kind: String::new(),
             plural: plural.into(),
         }
+    }
+
+    #[test]
+    fn an_existing_volume_is_kept_even_with_replace() {
+        use ExistingResourcePolicy::{Replace, Retain};
+        let pv = resource("", "persistentvolumes");
+        let cm = resource("", "configmaps");
+        assert!(keeps_existing(Replace, &pv) && keeps_existing(Retain, &pv));
+        assert!(keeps_existing(Retain, &cm) && !keeps_existing(Replace, &cm));
+        assert!(!keeps_existing(
+            Replace,
+            &resource("example.com", "persistentvolumes")
+        ));
     }
 
     #[test]
