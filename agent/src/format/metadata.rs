@@ -63,6 +63,25 @@ pub fn parse_metadata(bytes: &[u8], expect_uid: &str) -> Result<Metadata, Format
 }
 
 #[cfg(test)]
+impl Metadata {
+    /// The metadata of a committed backup `nightly` with one object, for tests.
+    pub(crate) fn sample(uid: &str, cluster: &str) -> Self {
+        Metadata {
+            format_version: "v1".into(),
+            backup_name: "nightly".into(),
+            backup_uid: uid.into(),
+            cluster_uid: cluster.into(),
+            started: "2026-01-01T00:00:00Z".into(),
+            completed: "2026-01-01T00:01:00Z".into(),
+            items: 1,
+            archive_bytes: 1,
+            phase: "Succeeded".into(),
+            agent_version: "t".into(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -3,7 +3,7 @@
 
 use herbarium_api::agent::BackupSource;
 
-use crate::format::{Metadata, parse_backup_dir};
+use crate::format::{Metadata, parse_backup_path};
 
 /// `Ok` when `metadata.json` (already parsed and checked against `source.uid`) belongs to the
 /// backup `source` names: its cluster UID is the job's, and the storage path is that backup's
@@ -28,21 +28,21 @@ pub fn check_source(source: &BackupSource, metadata: &Metadata) -> Result<(), St
             metadata.cluster_uid, source.cluster_uid
         ));
     }
-    let mut segments = path.rsplitn(3, '/');
-    let (Some(backup), Some(cluster)) = (segments.next(), segments.next()) else {
-        return refused("the storage path is not a backup directory".into());
-    };
-    match parse_backup_dir(&format!("{cluster}/{backup}/")) {
-        Some(dir) if dir.cluster_uid == metadata.cluster_uid && dir.uid == metadata.backup_uid => {
+    match parse_backup_path(&format!("{path}/")) {
+        Some((_, dir))
+            if dir.cluster_uid == metadata.cluster_uid && dir.uid == metadata.backup_uid =>
+        {
             Ok(())
         }
-        Some(dir) => refused(format!(
+        Some((_, dir)) => refused(format!(
             "the directory is cluster {:?}'s backup {:?}, metadata.json names cluster {:?}'s \
              backup {:?}",
             dir.cluster_uid, dir.uid, metadata.cluster_uid, metadata.backup_uid
         )),
         None => refused(
-            "the storage path is not a backup directory (<cluster-uid>/<name>-<uid>/)".into(),
+            "the storage path is not a backup directory \
+             (<prefix>/herbarium/v1/backups/<cluster-uid>/<name>-<uid>/)"
+                .into(),
         ),
     }
 }
@@ -56,18 +56,7 @@ mod tests {
     const OTHER: &str = "3c2b1a09-0000-4000-8000-000000000003";
 
     fn metadata(cluster: &str, uid: &str) -> Metadata {
-        Metadata {
-            format_version: "v1".into(),
-            backup_name: "nightly".into(),
-            backup_uid: uid.into(),
-            cluster_uid: cluster.into(),
-            started: "2026-01-01T00:00:00Z".into(),
-            completed: "2026-01-01T00:01:00Z".into(),
-            items: 1,
-            archive_bytes: 1,
-            phase: "Succeeded".into(),
-            agent_version: "t".into(),
-        }
+        Metadata::sample(uid, cluster)
     }
 
     fn source(cluster: &str, path: String) -> BackupSource {

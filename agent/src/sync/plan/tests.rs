@@ -6,16 +6,11 @@ const U2: &str = "3c2b1a09-0000-4000-8000-000000000002";
 
 fn meta(uid: &str, cluster: &str) -> Metadata {
     Metadata {
-        format_version: "v1".into(),
-        backup_name: "nightly".into(),
-        backup_uid: uid.into(),
-        cluster_uid: cluster.into(),
-        started: "2026-01-01T00:00:00Z".into(),
-        completed: "2026-01-01T00:01:00Z".into(),
         items: 42,
         archive_bytes: 1000,
         phase: "PartiallySucceeded".into(),
         agent_version: "0.1.0".into(),
+        ..Metadata::sample(uid, cluster)
     }
 }
 
