@@ -11,6 +11,7 @@ pub mod apply;
 pub mod filter;
 pub mod job;
 pub mod order;
+mod prepare;
 pub mod run;
 pub mod source;
 pub mod tally;

@@ -18,21 +18,18 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use herbarium_api::agent::RestoreJobSpec;
 use herbarium_api::common::ItemError;
-use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{ObjectMeta, PostParams};
+use kube::Client;
 use kube::core::ApiResource;
-use kube::runtime::wait::{await_condition, conditions};
-use kube::{Api, Client};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
 use super::apply::{Target, apply};
 use super::filter::Filter;
 use super::order::{STAGE_NAMES, stage};
+use super::prepare::{ensure_namespaces, snapshots, wait_established};
 use super::tally::{RateLimit, Tally};
 use super::transform::{Decision, Plan};
-use super::volumes::{VolumeRecord, parse_volumes, restore_snapshot_name, snapshot_objects};
+use super::volumes::{VolumeRecord, parse_volumes, restore_snapshot_name};
 use crate::archive::read::{ArchiveError, scan_blob};
 use crate::format::{MAX_INDEX_BYTES, MAX_METADATA_BYTES, parse_index, parse_metadata};
 use crate::store::{BlobStore, StoreError};
@@ -314,29 +311,6 @@ async fn restore<S: BlobStore>(
 /// Most distinct namespaces remembered from the verification pass.
 const MAX_NAMESPACES: usize = 10_000;
 
-/// Creates the target namespaces that do not exist yet (after the Namespace objects of the backup
-/// were restored, so those keep their labels and annotations). Not counted as items.
-async fn ensure_namespaces(client: &Client, names: &[String], tally: &mut Tally) {
-    let api: Api<Namespace> = Api::all(client.clone());
-    for name in names {
-        let ns = Namespace {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        match api.create(&PostParams::default(), &ns).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 409 => {}
-            Err(e) => tally.error(ItemError {
-                item: format!("core/v1/namespaces/_cluster/{name}"),
-                message: format!("creating the target namespace failed: {e}"),
-            }),
-        }
-    }
-}
-
 fn archive_failure(e: ArchiveError) -> String {
     format!(
         "{e}{}",
@@ -363,50 +337,5 @@ fn target(r: &crate::format::ResourceIndex) -> Target {
             plural: r.resource.clone(),
         },
         namespaced: r.namespaced,
-    }
-}
-
-/// Pre-provisions the snapshots the restored PVCs name; errors are reported, not counted as
-/// items (the PVC that needs one fails to bind and says so in its events).
-async fn snapshots(client: &Client, plan: &Plan, records: &[VolumeRecord], tally: &mut Tally) {
-    let resource = |kind: &str, plural: &str, namespaced| Target {
-        resource: ApiResource {
-            group: "snapshot.storage.k8s.io".into(),
-            version: "v1".into(),
-            api_version: "snapshot.storage.k8s.io/v1".into(),
-            kind: kind.into(),
-            plural: plural.into(),
-        },
-        namespaced,
-    };
-    let content_target = resource("VolumeSnapshotContent", "volumesnapshotcontents", false);
-    let snapshot_target = resource("VolumeSnapshot", "volumesnapshots", true);
-    for r in records {
-        let Some(name) = plan
-            .from_snapshots
-            .get(&(r.namespace.clone(), r.pvc.clone()))
-        else {
-            continue;
-        };
-        let (content, snapshot) = snapshot_objects(r, plan.map_namespace(&r.namespace), name);
-        for (t, object) in [(&content_target, content), (&snapshot_target, snapshot)] {
-            let policy = herbarium_api::common::ExistingResourcePolicy::Retain;
-            if let super::tally::Outcome::Failed(e) = apply(client, t, object, policy).await {
-                tally.error(e);
-            }
-        }
-    }
-}
-
-async fn wait_established(client: &Client, names: &[String], timeout: Duration, tally: &mut Tally) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for name in names {
-        let wait = await_condition(api.clone(), name, conditions::is_crd_established());
-        if tokio::time::timeout(timeout, wait).await.is_err() {
-            tally.error(ItemError {
-                item: format!("apiextensions.k8s.io/v1/customresourcedefinitions/_cluster/{name}"),
-                message: format!("not Established after {timeout:?}; its objects may fail"),
-            });
-        }
     }
 }
