@@ -309,25 +309,9 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
     apply(&client, None, json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
         "metadata": {"name": format!("{ns}-class"), "annotations": {"snapshot.storage.kubernetes.io/is-default-class": "true"}},
         "driver": driver, "deletionPolicy": "Delete"})).await;
-    apply(&client, None, json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": format!("{ns}-pv")},
-        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
-            "csi": {"driver": driver, "volumeHandle": "vol-1"}}})).await;
-    apply(&client, Some(&ns), json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "volumeName": format!("{ns}-pv")}})).await;
+    csi_claim(&client, &ns, &driver).await;
 
-    let mut spec = job_spec(
-        "b3",
-        ResourceSelection {
-            namespaces: vec![ns.clone()],
-            ..Default::default()
-        },
-        DeletionPolicy::Delete,
-    );
-    spec.volume_snapshots = Some(herbarium_api::common::VolumeSnapshotOptions {
-        enabled: true,
-        class_name: None,
-        timeout: Some("60s".into()),
-    });
+    let spec = snapshot_job_spec("b3", &ns, None, "60s");
     let snapshot = format!("b3-data-{}", spec.backup_uid);
     s.api
         .create(&PostParams::default(), &BackupJob::new("b3", spec))
@@ -341,17 +325,7 @@ async fn takes_csi_snapshots_with_the_default_class_of_the_driver() {
         s.ctx.clone(),
     ));
 
-    let snapshots = Api::<DynamicObject>::namespaced_with(
-        client.clone(),
-        &ns,
-        &ApiResource {
-            group: "snapshot.storage.k8s.io".into(),
-            version: "v1".into(),
-            api_version: "snapshot.storage.k8s.io/v1".into(),
-            kind: "VolumeSnapshot".into(),
-            plural: "volumesnapshots".into(),
-        },
-    );
+    let snapshots = volume_snapshots(&client, &ns);
     let created = herbarium_test_support::wait_for(
         "the agent's VolumeSnapshot",
         std::time::Duration::from_secs(60),

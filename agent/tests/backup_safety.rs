@@ -17,7 +17,6 @@ use herbarium_api::common::{BackupPhase, DeletionPolicy, ResourceSelection};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use kube::Api;
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
-use kube::discovery::ApiResource;
 use serde_json::json;
 
 /// An interrupted run had written metadata.json; its rerun fails before writing anything. The
@@ -187,20 +186,6 @@ async fn a_permanent_deletion_failure_is_reported_on_the_job() {
     assert!(s.store.list(&dir, false).await.unwrap().blobs.is_empty());
 }
 
-fn volume_snapshots(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
-    Api::namespaced_with(
-        client.clone(),
-        ns,
-        &ApiResource {
-            group: "snapshot.storage.k8s.io".into(),
-            version: "v1".into(),
-            api_version: "snapshot.storage.k8s.io/v1".into(),
-            kind: "VolumeSnapshot".into(),
-            plural: "volumesnapshots".into(),
-        },
-    )
-}
-
 /// A VolumeSnapshot with the name this backup would use but another backup's UID is not taken
 /// for this backup's: an item error, and it survives this backup's deletion. An unbound PVC is
 /// skipped without an error.
@@ -212,11 +197,7 @@ async fn another_backups_volume_snapshot_is_never_reused() {
         .await
         .unwrap();
     let driver = format!("{ns}.csi.test");
-    apply(&client, None, json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": format!("{ns}-pv")},
-        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
-            "csi": {"driver": driver, "volumeHandle": "vol-1"}}})).await;
-    apply(&client, Some(&ns), json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "volumeName": format!("{ns}-pv")}})).await;
+    csi_claim(&client, &ns, &driver).await;
     apply(
         &client,
         Some(&ns),
@@ -224,19 +205,7 @@ async fn another_backups_volume_snapshot_is_never_reused() {
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
     )
     .await;
-    let mut spec = job_spec(
-        "s1",
-        ResourceSelection {
-            namespaces: vec![ns.clone()],
-            ..Default::default()
-        },
-        DeletionPolicy::Delete,
-    );
-    spec.volume_snapshots = Some(herbarium_api::common::VolumeSnapshotOptions {
-        enabled: true,
-        class_name: Some("any".into()),
-        timeout: Some("5s".into()),
-    });
+    let spec = snapshot_job_spec("s1", &ns, Some("any"), "5s");
     let name = format!("s1-data-{}", spec.backup_uid);
     let snapshots = volume_snapshots(&client, &ns);
     let foreign: DynamicObject = serde_json::from_value(json!({

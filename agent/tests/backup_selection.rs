@@ -129,35 +129,44 @@ async fn star_with_exclusions_and_a_namespace_selector_takes_exactly_those() {
     assert_eq!(of_configmaps, want);
 }
 
+/// Backs up the ConfigMaps of `ns` through `client`, listing in pages of 4; the job must
+/// succeed. Returns the archive's entry names, in archive order.
+async fn configmaps_in_pages_of_four(
+    s: Setup,
+    client: kube::Client,
+    ns: &str,
+    job: &str,
+) -> Vec<String> {
+    let (mut ctx, _) = common::context(client, &s.ctx.namespace, s.ctx.stores.inner_settings());
+    Arc::get_mut(&mut ctx).unwrap().settings.page_size = 4;
+    let s = Setup { ctx, ..s };
+    let selection = ResourceSelection {
+        namespaces: vec![ns.to_string()],
+        included_resources: vec!["configmaps".into()],
+        ..Default::default()
+    };
+    let job = run_job(&s, job, job_spec(job, selection, DeletionPolicy::Delete)).await;
+    let status = job.status.clone().unwrap().run;
+    assert_eq!(status.phase, Some(BackupPhase::Succeeded), "{status:?}");
+    entries_of(&s, &job)
+        .await
+        .into_iter()
+        .map(|e| e.name)
+        .collect()
+}
+
+fn configmap_names(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("c-{i:02}")).collect()
+}
+
 /// Lists are read page by page: 25 ConfigMaps with pages of 4 are all in the archive.
 #[tokio::test]
 async fn lists_are_read_page_by_page() {
     let s = setup().await;
     let client = cluster_client().await;
-    let ns = namespace_with_configmaps(&client, "agent-page", (0..25).map(|i| format!("c-{i:02}")))
-        .await;
-    let (mut ctx, _) = common::context(
-        client.clone(),
-        &s.ctx.namespace,
-        s.ctx.stores.inner_settings(),
-    );
-    Arc::get_mut(&mut ctx).unwrap().settings.page_size = 4;
-    let s = Setup { ctx, ..s };
-    let selection = ResourceSelection {
-        namespaces: vec![ns.clone()],
-        included_resources: vec!["configmaps".into()],
-        ..Default::default()
-    };
-    let job = run_job(&s, "p1", job_spec("p1", selection, DeletionPolicy::Delete)).await;
-    let status = job.status.clone().unwrap().run;
-    assert_eq!(status.phase, Some(BackupPhase::Succeeded), "{status:?}");
-    let names: Vec<String> = entries_of(&s, &job)
-        .await
-        .into_iter()
-        .map(|e| e.name)
-        .collect();
-    let want: Vec<String> = (0..25).map(|i| format!("c-{i:02}")).collect();
-    assert_eq!(names, want);
+    let ns = namespace_with_configmaps(&client, "agent-page", configmap_names(25)).await;
+    let names = configmaps_in_pages_of_four(s, client, &ns, "p1").await;
+    assert_eq!(names, configmap_names(25));
 }
 
 /// A client to cluster-1 that answers the first continued ConfigMap list with 410 Gone (the
@@ -193,26 +202,9 @@ async fn expiring_client() -> (kube::Client, Arc<AtomicBool>) {
 async fn an_expired_list_is_read_again_without_duplicates() {
     let s = setup().await;
     let client = cluster_client().await;
-    let ns = namespace_with_configmaps(&client, "agent-page", (0..10).map(|i| format!("c-{i:02}")))
-        .await;
+    let ns = namespace_with_configmaps(&client, "agent-page", configmap_names(10)).await;
     let (expiring, fired) = expiring_client().await;
-    let (mut ctx, _) = common::context(expiring, &s.ctx.namespace, s.ctx.stores.inner_settings());
-    Arc::get_mut(&mut ctx).unwrap().settings.page_size = 4;
-    let s = Setup { ctx, ..s };
-    let selection = ResourceSelection {
-        namespaces: vec![ns.clone()],
-        included_resources: vec!["configmaps".into()],
-        ..Default::default()
-    };
-    let job = run_job(&s, "e1", job_spec("e1", selection, DeletionPolicy::Delete)).await;
+    let names = configmaps_in_pages_of_four(s, expiring, &ns, "e1").await;
     assert!(fired.load(SeqCst), "the list expired once");
-    let status = job.status.clone().unwrap().run;
-    assert_eq!(status.phase, Some(BackupPhase::Succeeded), "{status:?}");
-    let names: Vec<String> = entries_of(&s, &job)
-        .await
-        .into_iter()
-        .map(|e| e.name)
-        .collect();
-    let want: Vec<String> = (0..10).map(|i| format!("c-{i:02}")).collect();
-    assert_eq!(names, want);
+    assert_eq!(names, configmap_names(10));
 }

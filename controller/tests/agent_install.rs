@@ -216,44 +216,21 @@ async fn installs_reapplies_as_a_no_op_repairs_and_prunes_other_versions() {
         )
         .await
         .unwrap();
-    accounts
-        .create(
-            &pp,
-            &ServiceAccount {
-                metadata: labelled("agent-old-account", Some(NS), &old),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    accounts
-        .create(
-            &pp,
-            &ServiceAccount {
-                metadata: labelled(
-                    "user-account",
-                    Some(NS),
-                    &[("app.kubernetes.io/managed-by", "herbarium")],
-                ),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    accounts
-        .create(
-            &pp,
-            &ServiceAccount {
-                metadata: labelled(
-                    "foreign",
-                    Some(NS),
-                    &[("herbarium.io/agent-version", "0.9.0")],
-                ),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let accounts_labelled = [
+        ("agent-old-account", &old[..]),
+        (
+            "user-account",
+            &[("app.kubernetes.io/managed-by", "herbarium")][..],
+        ),
+        ("foreign", &[("herbarium.io/agent-version", "0.9.0")][..]),
+    ];
+    for (name, labels) in accounts_labelled {
+        let account = ServiceAccount {
+            metadata: labelled(name, Some(NS), labels),
+            ..Default::default()
+        };
+        accounts.create(&pp, &account).await.unwrap();
+    }
     let report = install(&client, &v1, false)
         .await
         .expect("install with leftovers");

@@ -242,6 +242,39 @@ async fn job_of(backup: &Backup, index: usize) -> BackupJob {
     .unwrap()
 }
 
+/// Two annotated Shoots of `ns` (served by cluster-1 and cluster-2), named from `names` and the
+/// project's suffix, once both Clusters are Ready.
+async fn two_ready_clusters(garden: &Client, ns: &str, names: [&str; 2]) -> (String, String) {
+    let suffix = ns.trim_start_matches("garden-t-");
+    let (a, b) = (
+        format!("{}-{suffix}", names[0]),
+        format!("{}-{suffix}", names[1]),
+    );
+    shoot(garden, ns, &a, 0, true).await;
+    shoot(garden, ns, &b, 1, true).await;
+    wait_phase(garden, ns, &a, ClusterPhase::Ready).await;
+    wait_phase(garden, ns, &b, ClusterPhase::Ready).await;
+    (a, b)
+}
+
+/// Plays the agent finishing `job`: Succeeded, written to its backup directory (returned).
+async fn finish_backup_job(jobs: &Api<BackupJob>, job: &BackupJob) -> String {
+    let path = format!(
+        "herbarium/v1/backups/{}/{}-{}/",
+        job.spec.cluster_uid, job.spec.backup_name, job.spec.backup_uid
+    );
+    let done = json!({"status": {"phase": "Succeeded", "storagePath": path, "sizeBytes": 10,
+        "startTime": "2026-11-21T00:00:00Z", "completionTime": "2026-11-21T00:01:00Z"}});
+    jobs.patch_status(
+        &job.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&done),
+    )
+    .await
+    .unwrap();
+    path
+}
+
 async fn validate(index: usize, location: &str) {
     let api: Api<LocationAccess> = Api::namespaced(cluster_client(index).await, AGENT_NAMESPACE);
     let access = wait_for("the LocationAccess", WAIT, || async {
@@ -262,11 +295,7 @@ async fn backups_and_restores_travel_to_the_agent_and_back() {
     let garden = garden().await;
     let ns = project(&garden).await;
     let suffix = ns.trim_start_matches("garden-t-").to_string();
-    let (a, b) = (format!("a-{suffix}"), format!("b-{suffix}"));
-    shoot(&garden, &ns, &a, 0, true).await;
-    shoot(&garden, &ns, &b, 1, true).await;
-    wait_phase(&garden, &ns, &a, ClusterPhase::Ready).await;
-    wait_phase(&garden, &ns, &b, ClusterPhase::Ready).await;
+    let (a, b) = two_ready_clusters(&garden, &ns, ["a", "b"]).await;
 
     let location = format!("loc-{suffix}");
     let loc: BackupLocation = serde_json::from_value(json!({
@@ -306,19 +335,7 @@ async fn backups_and_restores_travel_to_the_agent_and_back() {
         vec!["shop"]
     );
     assert_eq!(job.spec.location, location);
-    let path = format!(
-        "herbarium/v1/backups/{}/b1-{}/",
-        job.spec.cluster_uid, job.spec.backup_uid
-    );
-    let done = json!({"status": {"phase": "Succeeded", "storagePath": path, "sizeBytes": 10,
-        "startTime": "2026-11-21T00:00:00Z", "completionTime": "2026-11-21T00:01:00Z"}});
-    jobs.patch_status(
-        &job.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&done),
-    )
-    .await
-    .unwrap();
+    let path = finish_backup_job(&jobs, &job).await;
     wait_for("the Backup to mirror Succeeded", WAIT, || async {
         let s = backups.get("b1").await.ok()?.status?;
         (format!("{:?}", s.run.phase?) == "Succeeded"

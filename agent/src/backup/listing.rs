@@ -1,11 +1,8 @@
 //! The lister of a run: every target (resource, namespace) page by page into a channel, one
 //! page ahead of the writer. A continue token that expires mid-list (410 Gone: the list took
 //! longer than the API server keeps its snapshot, ~5 min with etcd compaction) restarts that
-//! target once from the start; the writer skips the objects it already wrote, so the archive
-//! keeps each object once and the resource's entries stay contiguous.
-
-use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
+//! target once from the start and skips what it had already sent, so the archive keeps each
+//! object once and the resource's entries stay contiguous.
 
 use kube::Client;
 use serde_json::Value;
@@ -70,30 +67,24 @@ pub(super) fn after_error(e: &kube::Error, continued: bool, restarted: bool) -> 
     }
 }
 
-/// The objects of the current target already written, as 64-bit hashes of (namespace, name):
-/// after a restart the same objects come again and are skipped. Reset when the target changes.
-#[derive(Default)]
-pub(super) struct Written {
-    target: usize,
-    seen: HashSet<u64>,
+/// An object's key in the API server's list order: `<namespace>/<name>`, or `<name>` when
+/// cluster-scoped — the storage key's tail, which paginated lists (and their continue tokens)
+/// follow byte by byte. (Not the (namespace, name) pair: "a-b/y" sorts before "a/x".)
+fn list_key(obj: &Value) -> Option<String> {
+    let meta = &obj["metadata"];
+    let name = meta["name"].as_str()?;
+    Some(match meta["namespace"].as_str() {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    })
 }
 
-impl Written {
-    /// Whether this object is new for its target (and note it).
-    pub(super) fn first_time(
-        &mut self,
-        target: usize,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> bool {
-        if target != self.target {
-            self.target = target;
-            self.seen.clear();
-        }
-        let mut h = DefaultHasher::new();
-        (namespace, name).hash(&mut h);
-        self.seen.insert(h.finish())
-    }
+/// After a restart: drops the objects of a page up to and including `sent_through`, the key of
+/// the last object sent before the list expired. Returns whether the whole page had been sent
+/// (keep skipping); once a page goes past it, the rest of the list is new to the writer.
+fn skip_sent(items: &mut Vec<Value>, sent_through: &str) -> bool {
+    items.retain(|o| list_key(o).is_some_and(|k| k.as_str() > sent_through));
+    items.is_empty()
 }
 
 /// Lists every target page by page into `tx`; runs ahead of the writer by the channel's size.
@@ -107,15 +98,24 @@ pub(super) async fn lister(
     for (i, (r, ns)) in targets.iter().enumerate() {
         let mut token: Option<String> = None;
         let mut restarted = false;
+        // The key of the last object sent, and, after a restart, what to skip through.
+        let mut sent_through: Option<String> = None;
+        let mut skip_through: Option<String> = None;
         loop {
             let continued = token.is_some();
             match list_page(&client, r, ns.as_deref(), selector.as_deref(), limit, token).await {
                 Ok(page) => {
                     token = page.metadata.continue_token.filter(|t| !t.is_empty());
-                    let msg = Msg::Page {
-                        target: i,
-                        items: page.items,
-                    };
+                    let mut items = page.items;
+                    if let Some(through) = &skip_through
+                        && !skip_sent(&mut items, through)
+                    {
+                        skip_through = None;
+                    }
+                    if let Some(key) = items.last().and_then(list_key) {
+                        sent_through = Some(key);
+                    }
+                    let msg = Msg::Page { target: i, items };
                     if tx.send(msg).await.is_err() {
                         return;
                     }
@@ -128,6 +128,7 @@ pub(super) async fn lister(
                     let msg = match after_error(&e, continued, restarted) {
                         AfterError::Restart => {
                             restarted = true;
+                            skip_through = sent_through.clone();
                             tracing::info!(resource = %r.resource, namespace = ?ns, "continue token expired; listing again from the start");
                             Msg::Restarted { target: i }
                         }
@@ -176,12 +177,26 @@ mod tests {
     }
 
     #[test]
-    fn objects_written_before_a_restart_are_skipped_per_target() {
-        let mut w = Written::default();
-        assert!(w.first_time(0, Some("a"), "x"));
-        assert!(w.first_time(0, Some("b"), "x"));
-        assert!(!w.first_time(0, Some("a"), "x"), "seen before the restart");
-        assert!(w.first_time(1, Some("a"), "x"), "another target");
-        assert!(w.first_time(1, None, "a"));
+    fn after_a_restart_what_was_sent_is_skipped_in_list_order() {
+        let obj = |ns: Option<&str>, name: &str| serde_json::json!({"metadata": {"name": name, "namespace": ns}});
+        // The API server's order: "a-b/y" < "a/x" < "b/z" ('-' sorts before '/').
+        let page = || {
+            vec![
+                obj(Some("a-b"), "y"),
+                obj(Some("a"), "x"),
+                obj(Some("b"), "z"),
+            ]
+        };
+        let mut items = page();
+        assert!(
+            !skip_sent(&mut items, "a/x"),
+            "the page goes past what was sent"
+        );
+        assert_eq!(items, [obj(Some("b"), "z")]);
+        let mut items = page();
+        assert!(skip_sent(&mut items, "b/z"), "all sent before");
+        let mut cluster = vec![obj(None, "pv-1"), obj(None, "pv-2")];
+        assert!(!skip_sent(&mut cluster, "pv-1"));
+        assert_eq!(cluster, [obj(None, "pv-2")]);
     }
 }

@@ -18,7 +18,7 @@ use super::commit::commit;
 use super::hooks::{HookRun, Hooks};
 use super::journal::Journal;
 use super::kube_io::{self, builtin};
-use super::listing::{Msg, Written, lister, targets};
+use super::listing::{Msg, lister, targets};
 use super::select::{plan, unmatched, wanted};
 use super::snapshots::{self, Claim};
 pub use super::stage::{Report, Stage};
@@ -188,7 +188,6 @@ pub async fn run<S: BlobStore>(
         let want_snapshots = job.snapshots.is_some_and(|o| o.enabled);
         let mut claims: Vec<Claim> = Vec::new();
         let mut counts = vec![0u64; targets.len()];
-        let mut written = Written::default();
         while let Some(msg) = rx.recv().await {
             match msg {
                 Msg::Failed { target, error } => {
@@ -199,7 +198,7 @@ pub async fn run<S: BlobStore>(
                     let (r, ns) = &targets[target];
                     journal.info(
                         json!({"msg": "the list expired (410 Gone); listed again from \
-                        the start, objects already written are skipped",
+                        the start, objects already listed are skipped",
                         "item": item_name(r, ns.as_deref(), "")}),
                     );
                 }
@@ -213,9 +212,6 @@ pub async fn run<S: BlobStore>(
                             continue;
                         };
                         if r.namespaced && !ns.as_deref().is_some_and(|n| selected.contains(n)) {
-                            continue;
-                        }
-                        if !written.first_time(target, ns.as_deref(), &name) {
                             continue;
                         }
                         if plan.auto {

@@ -36,6 +36,66 @@ pub async fn namespace_with_configmaps(
     ns
 }
 
+/// A PersistentVolume of CSI driver `driver` (handle `vol-1`) and PVC `data` of `ns` bound to it.
+pub async fn csi_claim(client: &Client, ns: &str, driver: &str) {
+    apply(
+        client,
+        None,
+        serde_json::json!({"apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": format!("{ns}-pv")},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+            "csi": {"driver": driver, "volumeHandle": "vol-1"}}}),
+    )
+    .await;
+    apply(
+        client,
+        Some(ns),
+        serde_json::json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+            "volumeName": format!("{ns}-pv")}}),
+    )
+    .await;
+}
+
+/// The spec of a job backing up `ns` with CSI snapshots of `class` (None: the driver's default).
+pub fn snapshot_job_spec(
+    name: &str,
+    ns: &str,
+    class: Option<&str>,
+    timeout: &str,
+) -> BackupJobSpec {
+    let mut spec = job_spec(
+        name,
+        ResourceSelection {
+            namespaces: vec![ns.to_string()],
+            ..Default::default()
+        },
+        DeletionPolicy::Delete,
+    );
+    spec.volume_snapshots = Some(herbarium_api::common::VolumeSnapshotOptions {
+        enabled: true,
+        class_name: class.map(str::to_string),
+        timeout: Some(timeout.into()),
+    });
+    spec
+}
+
+/// The VolumeSnapshots of `ns`.
+pub fn volume_snapshots(client: &Client, ns: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        client.clone(),
+        ns,
+        &ApiResource {
+            group: "snapshot.storage.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "snapshot.storage.k8s.io/v1".into(),
+            kind: "VolumeSnapshot".into(),
+            plural: "volumesnapshots".into(),
+        },
+    )
+}
+
 pub async fn apply(client: &Client, ns: Option<&str>, obj: serde_json::Value) {
     let api_version = obj["apiVersion"].as_str().unwrap().to_string();
     let kind = obj["kind"].as_str().unwrap().to_string();

@@ -12,7 +12,10 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
-use super::{WAIT, cluster_client, garden, harness, job_of, project, shoot, validate, wait_phase};
+use super::{
+    WAIT, cluster_client, finish_backup_job, garden, harness, job_of, project, shoot, validate,
+    wait_phase,
+};
 
 /// The Events about `object` in its namespace: `(reason, type)` → how many Event objects, and
 /// each Event's name with its series count (a repeat within minutes becomes a series).
@@ -160,19 +163,7 @@ async fn events_tell_what_happened_and_nothing_at_rest() {
         "{:?}",
         started[0].note
     );
-    let path = format!(
-        "herbarium/v1/backups/{}/ev1-{}/",
-        job.spec.cluster_uid, job.spec.backup_uid
-    );
-    let done = json!({"status": {"phase": "Succeeded", "storagePath": path, "sizeBytes": 10,
-        "startTime": "2026-11-21T00:00:00Z", "completionTime": "2026-11-21T00:01:00Z"}});
-    jobs.patch_status(
-        &job.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&done),
-    )
-    .await
-    .unwrap();
+    let path = finish_backup_job(&jobs, &job).await;
     let events = wait_events(&garden, &backup, &[reason::BACKUP_SUCCEEDED]).await;
     assert_eq!(
         reasons(&events),

@@ -19,7 +19,10 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
-use super::{WAIT, cluster_client, garden, harness, project, shoot, validate, wait_phase};
+use super::{
+    WAIT, cluster_client, finish_backup_job, garden, harness, project, two_ready_clusters,
+    validate, wait_phase,
+};
 
 /// Plays the agent of local cluster `index` for the BackupJobs of `location`: takes every job
 /// (its finalizer) and, when one is deleted, "deletes the data" (records the job) and lets it go.
@@ -94,19 +97,7 @@ async fn backed_up(
     })
     .await
     .unwrap();
-    let path = format!(
-        "herbarium/v1/backups/{}/{name}-{uid}/",
-        job.spec.cluster_uid
-    );
-    let done = json!({"status": {"phase": "Succeeded", "storagePath": path,
-        "startTime": "2026-11-21T00:00:00Z", "completionTime": "2026-11-21T00:01:00Z"}});
-    jobs.patch_status(
-        &job.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&done),
-    )
-    .await
-    .unwrap();
+    let path = finish_backup_job(&jobs, &job).await;
     wait_for("the Backup to be Succeeded", WAIT, || async {
         let s = backups.get(name).await.ok()?.status?;
         (s.run.storage_path.as_deref() == Some(path.as_str())).then_some(())
@@ -182,11 +173,7 @@ async fn orphans_are_reclaimed_when_their_cluster_returns_and_never_imported() {
     let garden = garden().await;
     let ns = project(&garden).await;
     let suffix = ns.trim_start_matches("garden-t-").to_string();
-    let (a, b) = (format!("oa-{suffix}"), format!("ob-{suffix}"));
-    shoot(&garden, &ns, &a, 0, true).await;
-    shoot(&garden, &ns, &b, 1, true).await;
-    wait_phase(&garden, &ns, &a, ClusterPhase::Ready).await;
-    wait_phase(&garden, &ns, &b, ClusterPhase::Ready).await;
+    let (a, b) = two_ready_clusters(&garden, &ns, ["oa", "ob"]).await;
     let location = format!("oloc-{suffix}");
     let locations: Api<BackupLocation> = Api::namespaced(garden.clone(), &ns);
     let loc: BackupLocation = serde_json::from_value(json!({
